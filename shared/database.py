@@ -1,0 +1,48 @@
+"""PostgreSQL connection pools configured the way every vigil process needs them."""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+import asyncpg
+import asyncpg.pool
+
+from shared.migrations import apply_migrations
+
+__all__ = ("Connection", "connect_pool", "init_connection")
+
+Connection: TypeAlias = (
+    "asyncpg.Connection[asyncpg.Record] | asyncpg.pool.PoolConnectionProxy[asyncpg.Record]"
+)
+"""A connection of our own or one lent by a pool: every query helper accepts both."""
+
+_JSONB_VERSION = b"\x01"
+
+
+def _encode_jsonb(value: bytes | str) -> bytes:
+    return _JSONB_VERSION + (value.encode() if isinstance(value, str) else value)
+
+
+def _decode_jsonb(value: bytes) -> bytes:
+    return value[1:]
+
+
+async def init_connection(conn: Connection) -> None:
+    """Exchange jsonb as raw JSON bytes, so msgspec encodes and decodes it without copies."""
+    await conn.set_type_codec(
+        "jsonb",
+        schema="pg_catalog",
+        encoder=_encode_jsonb,
+        decoder=_decode_jsonb,
+        format="binary",
+    )
+
+
+async def connect_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    """Open a pool on `dsn` and bring the shared schema up to date."""
+    pool: asyncpg.Pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=init_connection
+    )
+    async with pool.acquire() as conn:
+        await apply_migrations(conn, "shared", "shared")
+    return pool
