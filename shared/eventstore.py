@@ -12,7 +12,6 @@ backs it up.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +26,8 @@ from shared.contracts.base import (
 )
 
 if TYPE_CHECKING:
+    import uuid
+
     import asyncpg
 
     from shared.database import Connection

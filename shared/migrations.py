@@ -40,18 +40,14 @@ def _load(component: str, package: str) -> list[Migration]:
     return sorted(found, key=lambda m: m.version)
 
 
-async def pending_migrations(
-    conn: Connection, component: str, package: str
-) -> list[Migration]:
+async def pending_migrations(conn: Connection, component: str, package: str) -> list[Migration]:
     """The migrations of `component` not yet applied to the database."""
     await conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         " component text NOT NULL, version integer NOT NULL, name text NOT NULL,"
         " applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (component, version))"
     )
-    rows = await conn.fetch(
-        "SELECT version FROM schema_migrations WHERE component = $1", component
-    )
+    rows = await conn.fetch("SELECT version FROM schema_migrations WHERE component = $1", component)
     applied = {row["version"] for row in rows}
     return [m for m in _load(component, package) if m.version not in applied]
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from shared.embedded import EmbeddedServers, ServerAddresses
 
 from shared.database import connect_pool
-from shared.embedded import EmbeddedServers, ServerAddresses
 from shared.eventstore import EventStore
 from shared.settings import Settings
 
@@ -60,7 +60,9 @@ async def database_url(servers: ServerAddresses) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session")
-def settings(servers: ServerAddresses, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def settings(
+    servers: ServerAddresses, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
     """Settings for in-process services: this session's database, stream and subjects."""
     tag = secrets.token_hex(3)
     return Settings(

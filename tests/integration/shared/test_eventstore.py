@@ -12,13 +12,7 @@ import pytest
 
 from shared.contracts import Event, EventMetadata, WorkspaceCreated, register, upcaster
 from shared.eventstore import ConcurrencyError, EventStore, StreamWrite
-
-
-@register
-class NoteTaken(Event, frozen=True, tag="TestNoteTaken"):
-    context: ClassVar[str] = "test"
-    text: str
-    n: int = 0
+from tests.support.events import notes
 
 
 @register
@@ -34,10 +28,6 @@ class TitleSet(Event, frozen=True, tag="TestTitleSet"):
 def _title_v1_to_v2(data: dict[str, object]) -> dict[str, object]:
     data["title"] = data.pop("name")
     return data
-
-
-def notes(count: int, prefix: str = "note") -> list[Event]:
-    return [NoteTaken(text=f"{prefix}-{i}", n=i) for i in range(count)]
 
 
 async def test_append_records_versions_and_contiguous_positions(
@@ -125,7 +115,9 @@ async def test_racing_writers_on_one_stream_exactly_one_wins(
 
 async def test_batch_of_thousands_is_one_transaction(store: EventStore, workspace_id: str) -> None:
     writes = [
-        StreamWrite(stream_id=f"bulk-{workspace_id}-{i}", workspace_id=workspace_id, events=notes(5))
+        StreamWrite(
+            stream_id=f"bulk-{workspace_id}-{i}", workspace_id=workspace_id, events=notes(5)
+        )
         for i in range(1000)
     ]
 
@@ -157,7 +149,9 @@ async def test_read_all_filters_by_workspace_and_type(store: EventStore, workspa
 async def test_old_schema_versions_are_upcast_on_read(
     store: EventStore, pool: asyncpg.Pool, workspace_id: str
 ) -> None:
-    [first] = await store.append_to_stream("t-" + workspace_id, workspace_id, [TitleSet(title="new")])
+    [first] = await store.append_to_stream(
+        "t-" + workspace_id, workspace_id, [TitleSet(title="new")]
+    )
     async with pool.acquire() as conn:
         await conn.execute(
             "INSERT INTO events SELECT position + 1, gen_random_uuid(), stream_id, 2, workspace_id,"
@@ -223,7 +217,10 @@ async def test_follower_sees_every_event_once_in_one_order_under_concurrent_writ
     done.set()
     seen = await follower
 
-    final = [r.position for r in await store.read_all(after=start, limit=100_000, workspace_id=workspace_id)]
+    final = [
+        r.position
+        for r in await store.read_all(after=start, limit=100_000, workspace_id=workspace_id)
+    ]
     assert len(final) == writers * per_writer
     assert seen == final
     assert len(set(seen)) == len(seen)

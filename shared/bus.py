@@ -1,0 +1,77 @@
+"""NATS wiring shared by the services: the broker and the projection consumer.
+
+Each service consumes the events stream through one durable pull consumer;
+its replicas share that consumer, so JetStream hands each message to one of
+them. The consumer does not trust message order: it reads the log up to the
+highest position a batch names, per workspace, through `ProjectionRunner`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING, Annotated
+
+from faststream import AckPolicy, Context
+from faststream.nats import JStream, NatsBroker, PullSub
+from faststream.nats.message import NatsBatchMessage  # noqa: TC002 (FastStream reads handler annotations at runtime)
+from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+from faststream.nats.prometheus import NatsPrometheusMiddleware
+from prometheus_client import REGISTRY
+
+from shared.wire import POSITION_HEADER
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from shared.projections import ProjectionRunner
+    from shared.settings import Settings
+
+__all__ = ("add_projection_consumer", "latest_positions", "make_broker")
+
+
+def make_broker(settings: Settings, service: str, tracer_provider: TracerProvider) -> NatsBroker:
+    """A FastStream NATS broker with tracing and Prometheus middlewares."""
+    assert settings.nats_url, "the broker needs a NATS URL"
+    return NatsBroker(
+        settings.nats_url,
+        name=f"vigil-{service}",
+        middlewares=(
+            NatsTelemetryMiddleware(tracer_provider=tracer_provider),
+            NatsPrometheusMiddleware(registry=REGISTRY, app_name=f"vigil-{service}"),
+        ),
+    )
+
+
+def latest_positions(subjects_and_positions: list[tuple[str, int]], prefix: str) -> dict[str, int]:
+    """The highest position per workspace among ``(subject, position)`` pairs."""
+    skip = prefix.count(".") + 1
+    latest: dict[str, int] = defaultdict(int)
+    for subject, position in subjects_and_positions:
+        workspace = subject.split(".")[skip]
+        latest[workspace] = max(latest[workspace], position)
+    return dict(latest)
+
+
+def add_projection_consumer(
+    broker: NatsBroker, settings: Settings, runner: ProjectionRunner, durable: str
+) -> None:
+    """Subscribe `runner` to the events stream under the durable consumer `durable`."""
+
+    @broker.subscriber(
+        f"{settings.subject_prefix}.>",
+        stream=JStream(settings.stream_name, declare=False),
+        durable=durable,
+        pull_sub=PullSub(batch_size=1000, timeout=0.05, batch=True),
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        title=f"{durable} projections",
+        description="Applies events to this service's read models.",
+    )
+    async def project(
+        body: list[bytes], message: Annotated[NatsBatchMessage, Context("message")]
+    ) -> None:
+        pairs = [
+            (raw.subject, int((raw.headers or {}).get(POSITION_HEADER, 0)))
+            for raw in message.raw_message
+        ]
+        for workspace, position in latest_positions(pairs, settings.subject_prefix).items():
+            await runner.catch_up(workspace, position)

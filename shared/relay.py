@@ -1,0 +1,189 @@
+"""Publishes committed events, in log order, to the JetStream stream.
+
+One relay is active at a time: it holds a PostgreSQL session advisory lock,
+which the server frees the moment the holder's connection dies, so a standby
+takes over after a crash. The relay resumes from the position carried in the
+last message the stream really holds (a JetStream ack is not an fsync), and
+``Nats-Msg-Id`` = event id makes any overlap a no-op. It sleeps on
+LISTEN/NOTIFY between batches instead of polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING
+
+import asyncpg
+import msgspec
+import nats.errors
+import structlog
+from nats.js.api import StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+from prometheus_client import Counter, Gauge
+
+from shared.database import init_connection
+from shared.eventstore import NOTIFY_CHANNEL
+from shared.wire import (
+    MSG_ID_HEADER,
+    POSITION_HEADER,
+    TRACEPARENT_HEADER,
+    WireEvent,
+    event_subject,
+)
+
+if TYPE_CHECKING:
+    from nats.js import JetStreamContext
+
+    from shared.settings import Settings
+
+__all__ = ("Relay", "ensure_stream", "stream_head_position")
+
+_RELAY_LOCK = 0x76696772  # "vigr"
+_BATCH = 5000
+_log = structlog.get_logger("vigil.relay")
+_published = Counter("vigil_relay_published_events", "Events the relay published to JetStream")
+_position = Gauge("vigil_relay_position", "Log position the relay has published up to")
+_leader = Gauge("vigil_relay_leader", "1 while this process is the active relay")
+_encode = msgspec.json.Encoder().encode
+
+
+class _Traceparent(msgspec.Struct):
+    traceparent: str | None = None
+
+
+_traceparent = msgspec.json.Decoder(_Traceparent)
+
+
+async def ensure_stream(js: JetStreamContext, settings: Settings, replicas: int = 1) -> None:
+    """Create the events stream if it does not exist (file storage, no limits)."""
+    try:
+        await js.stream_info(settings.stream_name)
+    except NotFoundError:
+        await js.add_stream(
+            StreamConfig(
+                name=settings.stream_name,
+                subjects=[f"{settings.subject_prefix}.>"],
+                storage=StorageType.FILE,
+                num_replicas=replicas,
+                duplicate_window=120.0,
+            )
+        )
+
+
+async def stream_head_position(js: JetStreamContext, stream: str) -> int:
+    """The log position of the last message the stream holds (0 when it is empty)."""
+    info = await js.stream_info(stream)
+    last_seq = info.state.last_seq
+    if not last_seq or not info.state.messages:
+        return 0
+    message = await js.get_msg(stream, seq=last_seq)
+    return int((message.headers or {}).get(POSITION_HEADER, 0))
+
+
+class Relay:
+    """Follows the log and publishes every committed event exactly once into JetStream."""
+
+    def __init__(self, settings: Settings, js: JetStreamContext) -> None:
+        assert settings.database_url, "the relay needs a database URL"
+        self._settings = settings
+        self._dsn = settings.database_url
+        self._js = js
+        self._wake = asyncio.Event()
+        self.position = 0
+        self.is_leader = False
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Relay until `stop` is set; on a lost connection, back off and start over."""
+        while not stop.is_set():
+            try:
+                await self._run_once(stop)
+            except (
+                OSError,
+                TimeoutError,
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+                nats.errors.Error,
+            ) as error:
+                _log.warning("relay connection lost; retrying", error=str(error))
+                self._set_leader(False)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
+
+    def _set_leader(self, leader: bool) -> None:
+        self.is_leader = leader
+        _leader.set(1 if leader else 0)
+
+    async def _run_once(self, stop: asyncio.Event) -> None:
+        conn = await asyncpg.connect(self._dsn)
+        try:
+            await init_connection(conn)
+            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _RELAY_LOCK):
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.5)
+                if stop.is_set():
+                    return
+            self._set_leader(True)
+            await ensure_stream(self._js, self._settings)
+            self.position = await stream_head_position(self._js, self._settings.stream_name)
+            _log.info("relay active", resume_after=self.position)
+            await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
+            while not stop.is_set():
+                if not await self._publish_batch(conn):
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), 1.0)
+        finally:
+            self._set_leader(False)
+            await conn.close()
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
+    async def _publish_batch(self, conn: asyncpg.Connection) -> int:
+        rows = await conn.fetch(
+            "SELECT position, event_id, stream_id, stream_version, workspace_id, event_type,"
+            " schema_version, data, metadata, recorded_at FROM events"
+            " WHERE position > $1 ORDER BY position LIMIT $2",
+            self.position,
+            _BATCH,
+        )
+        if not rows:
+            return 0
+        acks = []
+        prefix = self._settings.subject_prefix
+        for row in rows:
+            position, event_id, stream_id, version, workspace, type_name, schema, data, meta, at = row
+            body = WireEvent(
+                position,
+                event_id,
+                stream_id,
+                version,
+                workspace,
+                type_name,
+                schema,
+                msgspec.Raw(data),
+                msgspec.Raw(meta),
+                at,
+            )
+            headers = {MSG_ID_HEADER: str(body.event_id), POSITION_HEADER: str(body.position)}
+            traceparent = _traceparent.decode(body.metadata).traceparent
+            if traceparent:
+                headers[TRACEPARENT_HEADER] = traceparent
+            acks.append(
+                await self._js.publish_async(
+                    event_subject(prefix, body.workspace_id, body.type),
+                    _encode(body),
+                    headers=headers,
+                )
+            )
+        await asyncio.gather(*acks)
+        self.position = rows[-1]["position"]
+        _published.inc(len(rows))
+        _position.set(self.position)
+        await conn.execute(
+            "INSERT INTO relay_checkpoint (relay, position) VALUES ('jetstream', $1)"
+            " ON CONFLICT (relay) DO UPDATE SET position = $1, updated_at = now()",
+            self.position,
+        )
+        return len(rows)

@@ -1,0 +1,52 @@
+"""Reading back what a JetStream stream holds, for assertions."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import nats
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+
+async def stream_messages(js: JetStreamContext, stream: str, subject: str) -> list[Msg]:
+    """Every message of `stream` on `subject` (wildcards allowed), oldest first."""
+    info = await js.stream_info(stream, subjects_filter=subject)
+    expected = sum((info.state.subjects or {}).values())
+    if not expected:
+        return []
+    sub = await js.pull_subscribe(
+        subject,
+        stream=stream,
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE),
+    )
+    messages: list[Msg] = []
+    try:
+        while len(messages) < expected:
+            messages.extend(await sub.fetch(min(expected - len(messages), 5000), timeout=5))
+    finally:
+        await sub.unsubscribe()
+    return messages
+
+
+async def count_messages(js: JetStreamContext, stream: str, subject: str) -> int:
+    """How many messages of `stream` are on `subject`."""
+    try:
+        info = await js.stream_info(stream, subjects_filter=subject)
+    except nats.js.errors.NotFoundError:
+        return 0
+    return sum((info.state.subjects or {}).values())
+
+
+async def wait_for_count(
+    js: JetStreamContext, stream: str, subject: str, at_least: int, within: float = 60.0
+) -> int:
+    """Poll until the stream holds `at_least` messages on `subject`; return the count."""
+    deadline = time.monotonic() + within
+    while (count := await count_messages(js, stream, subject)) < at_least:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"stream has {count} of {at_least} messages on {subject}")
+        await asyncio.sleep(0.05)
+    return count
