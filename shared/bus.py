@@ -9,7 +9,7 @@ highest position a batch names, per workspace, through `ProjectionRunner`.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from faststream import AckPolicy, Context
 from faststream.nats import JStream, NatsBroker, PullSub
@@ -21,12 +21,13 @@ from prometheus_client import REGISTRY
 from shared.wire import POSITION_HEADER
 
 if TYPE_CHECKING:
+    from faststream.message import StreamMessage
     from opentelemetry.sdk.trace import TracerProvider
 
     from shared.projections import ProjectionRunner
     from shared.settings import Settings
 
-__all__ = ("add_projection_consumer", "latest_positions", "make_broker")
+__all__ = ("add_projection_consumer", "latest_positions", "make_broker", "raw_body")
 
 
 def make_broker(settings: Settings, service: str, tracer_provider: TracerProvider) -> NatsBroker:
@@ -40,6 +41,16 @@ def make_broker(settings: Settings, service: str, tracer_provider: TracerProvide
             NatsPrometheusMiddleware(registry=REGISTRY, app_name=f"vigil-{service}"),
         ),
     )
+
+
+async def raw_body(message: StreamMessage[Any]) -> Any:
+    """FastStream decoder that keeps relayed bodies as bytes (a list of them for a batch).
+
+    Without it FastStream JSON-decodes every body that has no content type,
+    and a ``bytes`` parameter then fails validation; consumers decode the
+    envelope themselves with `shared.wire.decode_wire`.
+    """
+    return message.body
 
 
 def latest_positions(subjects_and_positions: list[tuple[str, int]], prefix: str) -> dict[str, int]:
@@ -63,6 +74,7 @@ def add_projection_consumer(
         durable=durable,
         pull_sub=PullSub(batch_size=1000, timeout=0.05, batch=True),
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=raw_body,
         title=f"{durable} projections",
         description="Applies events to this service's read models.",
     )

@@ -1,0 +1,172 @@
+"""Live events for WebSocket clients: one JetStream feed per replica, fanned out in memory.
+
+Each api replica reads the events stream through an ephemeral *ordered*
+push consumer (delivering only new messages): the server keeps no durable
+state for it, and the client library re-creates it from the last stream
+sequence it saw whenever it detects a gap or a stall, so a reconnect to
+NATS does not silently drop events. Every message is decoded once, turned
+into the client JSON once, and published to the Litestar channels of its
+workspace and of "all workspaces"; each socket then drains its own
+subscriber queue, so a slow client never holds up the others.
+
+A client that asks for history gets it from the log, and the seam between
+replay and live is closed by subscribing *before* reading the log and
+dropping every live event at or below the last position already sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import structlog
+from faststream import AckPolicy
+from faststream.nats import JStream
+from nats.js.api import DeliverPolicy
+
+from services.api.schemas import EventView, encode
+from shared.bus import raw_body
+from shared.wire import decode_wire
+
+if TYPE_CHECKING:
+    from faststream.nats import NatsBroker
+    from litestar import WebSocket
+    from litestar.channels import ChannelsPlugin
+    from litestar.channels.subscriber import Subscriber
+
+    from services.api.filters import TypeFilter
+    from shared.eventstore import EventStore
+    from shared.settings import Settings
+
+__all__ = ("ALL_WORKSPACES", "LiveFeed", "channel_for", "stream_to_socket")
+
+ALL_WORKSPACES = "events"
+"""Channel carrying every workspace's events (for unscoped tokens watching everything)."""
+
+REPLAY_PAGE = 500
+_log = structlog.get_logger("vigil.api.live")
+
+
+def channel_for(workspace_id: str | None) -> str:
+    """The channel of one workspace's events, or of all of them for None."""
+    return ALL_WORKSPACES if workspace_id is None else f"events.{workspace_id}"
+
+
+class _Seam(msgspec.Struct):
+    """The two fields a socket needs to place a live event: where it is and what it is."""
+
+    position: int
+    type: str
+
+
+_seam = msgspec.json.Decoder(_Seam)
+
+
+class LiveFeed:
+    """Forwards this replica's view of the events stream to its WebSocket channels."""
+
+    def __init__(self, channels: ChannelsPlugin) -> None:
+        self._channels = channels
+
+    def subscribe(self, broker: NatsBroker, settings: Settings) -> None:
+        """Register the ordered consumer on `broker` (call before the broker starts)."""
+
+        @broker.subscriber(
+            f"{settings.subject_prefix}.>",
+            stream=JStream(settings.stream_name, declare=False),
+            ordered_consumer=True,
+            deliver_policy=DeliverPolicy.NEW,
+            ack_policy=AckPolicy.MANUAL,  # the consumer acks nothing (AckPolicy.NONE)
+            decoder=raw_body,
+            title="api live feed",
+            description="Streams new events to this replica's WebSocket clients.",
+        )
+        async def forward(body: bytes) -> None:
+            self.forward(body)
+
+    def forward(self, body: bytes) -> None:
+        """Publish one relayed event to its workspace's channel and the all-workspaces one."""
+        wire = decode_wire(body)
+        view = encode(EventView.from_wire(wire))
+        try:
+            self._channels.publish(view, [channel_for(wire.workspace_id), ALL_WORKSPACES])
+        except RuntimeError:
+            # The channels plugin starts after the broker and stops before it;
+            # in those moments no socket can be listening, so there is no one to tell.
+            return
+
+
+async def stream_to_socket(
+    socket: WebSocket[Any, Any, Any],
+    subscriber: Subscriber,
+    store: EventStore,
+    *,
+    workspace_id: str | None,
+    types: TypeFilter,
+    after: int,
+) -> None:
+    """Send the log after `after`, then live events, until the client goes away.
+
+    `subscriber` must already be subscribed, so nothing committed after the
+    replay's last read can be missed. A receive loop runs alongside so that
+    keepalive pings are answered and a client's close is noticed at once.
+    """
+    sender = asyncio.create_task(
+        _send_events(socket, subscriber, store, workspace_id, types, after), name="ws-send"
+    )
+    receiver = asyncio.create_task(_receive_until_closed(socket), name="ws-receive")
+    done, pending = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    for task in pending:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    if sender in done and (error := sender.exception()) is not None:
+        _log.debug("websocket send ended", error=repr(error))
+
+
+async def _receive_until_closed(socket: WebSocket[Any, Any, Any]) -> None:
+    while (await socket.receive())["type"] != "websocket.disconnect":
+        continue  # clients have nothing to say yet; pings are answered by the server
+
+
+async def _send_events(
+    socket: WebSocket[Any, Any, Any],
+    subscriber: Subscriber,
+    store: EventStore,
+    workspace_id: str | None,
+    types: TypeFilter,
+    after: int,
+) -> None:
+    last = await _replay(socket, store, workspace_id, types, after)
+    async for message in subscriber.iter_events():
+        event = _seam.decode(message)
+        if event.position <= last or not types.matches(event.type):
+            continue
+        await socket.send_data(message, mode="text")
+        last = event.position
+
+
+async def _replay(
+    socket: WebSocket[Any, Any, Any],
+    store: EventStore,
+    workspace_id: str | None,
+    types: TypeFilter,
+    after: int,
+) -> int:
+    """Send the log after `after` in pages; return the last position covered."""
+    names = types.type_names()
+    if names == []:
+        return after
+    while True:
+        page = await store.read_all(
+            after=after, limit=REPLAY_PAGE, workspace_id=workspace_id, types=names
+        )
+        for event in page:
+            await socket.send_data(encode(EventView.from_recorded(event)), mode="text")
+        if page:
+            after = page[-1].position
+        if len(page) < REPLAY_PAGE:
+            return after
