@@ -153,18 +153,8 @@ class Relay:
         acks = []
         prefix = self._settings.subject_prefix
         for row in rows:
-            position, event_id, stream_id, version, workspace, type_name, schema, data, meta, at = row
             body = WireEvent(
-                position,
-                event_id,
-                stream_id,
-                version,
-                workspace,
-                type_name,
-                schema,
-                msgspec.Raw(data),
-                msgspec.Raw(meta),
-                at,
+                *row[:7], msgspec.Raw(row["data"]), msgspec.Raw(row["metadata"]), row[9]
             )
             headers = {MSG_ID_HEADER: str(body.event_id), POSITION_HEADER: str(body.position)}
             traceparent = _traceparent.decode(body.metadata).traceparent
