@@ -154,7 +154,16 @@ class Relay:
         prefix = self._settings.subject_prefix
         for row in rows:
             body = WireEvent(
-                *row[:7], msgspec.Raw(row["data"]), msgspec.Raw(row["metadata"]), row[9]
+                position=row["position"],
+                event_id=row["event_id"],
+                stream_id=row["stream_id"],
+                stream_version=row["stream_version"],
+                workspace_id=row["workspace_id"],
+                type=row["event_type"],
+                schema_version=row["schema_version"],
+                data=msgspec.Raw(row["data"]),
+                metadata=msgspec.Raw(row["metadata"]),
+                recorded_at=row["recorded_at"],
             )
             headers = {MSG_ID_HEADER: str(body.event_id), POSITION_HEADER: str(body.position)}
             traceparent = _traceparent.decode(body.metadata).traceparent

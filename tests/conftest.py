@@ -16,9 +16,9 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from shared.embedded import EmbeddedServers, ServerAddresses
 
 from shared.database import connect_pool
+from shared.embedded import EmbeddedServers, ServerAddresses
 from shared.eventstore import EventStore
 from shared.settings import Settings
 

@@ -41,9 +41,17 @@ async def start_worker(settings: Settings, *args: str) -> asyncio.subprocess.Pro
         stdout=asyncio.subprocess.PIPE,
     )
     assert process.stdout
-    line = await asyncio.wait_for(process.stdout.readline(), 60)
-    assert line.strip() == b"worker ready", line
+    while (
+        line := await asyncio.wait_for(process.stdout.readline(), 60)
+    ).strip() != b"worker ready":
+        assert line, "the worker exited before it was ready"
+    asyncio.create_task(_drain(process.stdout))  # noqa: RUF006 (ends with the process)
     return process
+
+
+async def _drain(stream: asyncio.StreamReader) -> None:
+    while await stream.readline():
+        pass
 
 
 async def kill_hard(process: asyncio.subprocess.Process) -> None:
