@@ -36,6 +36,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: str = "info"
     otel_exporter: str = "none"
     service_name: str = "vigil"
+    max_upload_bytes: int = 512 * 1024 * 1024
+    """Largest scan file accepted into the object store (``VIGIL_MAX_UPLOAD_BYTES``)."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -52,6 +54,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             log_level=_env("VIGIL_LOG_LEVEL", "info"),
             otel_exporter=_env("VIGIL_OTEL_EXPORTER", "none"),
             service_name=_env("VIGIL_SERVICE_NAME", "vigil"),
+            max_upload_bytes=int(_env("VIGIL_MAX_UPLOAD_BYTES", str(512 * 1024 * 1024))),
         )
 
     def with_servers(self, nats_url: str, database_url: str) -> Settings:

@@ -1,5 +1,12 @@
 """Event contracts shared by every service: one module per bounded context."""
 
+from shared.contracts.asset import (
+    HostChanged,
+    HostDetected,
+    ServiceChanged,
+    ServiceDetected,
+    asset_stream,
+)
 from shared.contracts.base import (
     Event,
     EventMetadata,
@@ -12,18 +19,59 @@ from shared.contracts.base import (
     registered_types,
     upcaster,
 )
+from shared.contracts.finding import (
+    ANALYST_STATUSES,
+    OPEN_STATUSES,
+    FindingClosed,
+    FindingDetails,
+    FindingDetected,
+    FindingObserved,
+    FindingReopened,
+    FindingStatus,
+    FindingStatusChanged,
+    finding_stream,
+)
+from shared.contracts.scan import (
+    ScanCompleted,
+    ScanFailed,
+    ScanProgressed,
+    ScanStarted,
+    ScanUploaded,
+    scan_stream,
+)
 from shared.contracts.workspace import WorkspaceCreated
 
 __all__ = (
+    "ANALYST_STATUSES",
+    "OPEN_STATUSES",
     "Event",
     "EventMetadata",
+    "FindingClosed",
+    "FindingDetails",
+    "FindingDetected",
+    "FindingObserved",
+    "FindingReopened",
+    "FindingStatus",
+    "FindingStatusChanged",
+    "HostChanged",
+    "HostDetected",
     "RecordedEvent",
+    "ScanCompleted",
+    "ScanFailed",
+    "ScanProgressed",
+    "ScanStarted",
+    "ScanUploaded",
+    "ServiceChanged",
+    "ServiceDetected",
     "UnknownEventType",
     "WorkspaceCreated",
+    "asset_stream",
     "decode_event",
     "event_class",
+    "finding_stream",
     "new_event_id",
     "register",
     "registered_types",
+    "scan_stream",
     "upcaster",
 )

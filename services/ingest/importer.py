@@ -1,0 +1,427 @@
+"""Importing one uploaded scan: fetch, detect, parse, stage, decide, append, all or nothing.
+
+Parsing streams the file into the staging table (memory stays flat, progress
+is recorded about once a second). Applying happens in one transaction that
+holds the workspace's import lock: it checks that the scan is not finished
+already (so a retried or duplicated job applies once), brings the ingest
+read models up to the log head, and appends every host, service and finding
+event plus `ScanCompleted` in chunks. Finding streams are appended at the
+versions the read model showed, so a concurrent analyst change aborts the
+transaction and the job is retried. A crash anywhere leaves no host or
+finding event behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import IO, TYPE_CHECKING, Any
+
+import structlog
+
+from services.ingest.domain import (
+    Change,
+    ImportContext,
+    KnownFinding,
+    KnownHost,
+    KnownService,
+    Tally,
+    completed,
+    decide_closures,
+    decide_finding,
+    decide_host,
+    decide_service,
+)
+from services.ingest.parsers import registry
+from services.ingest.parsers.base import SNIFF_BYTES
+from services.ingest.parsers.errors import ScanRejected
+from services.ingest.staging import (
+    Stager,
+    clear_staging,
+    staged_assets,
+    staged_findings,
+    staged_services,
+)
+from shared.contracts import (
+    OPEN_STATUSES,
+    EventMetadata,
+    FindingStatus,
+    ScanCompleted,
+    ScanFailed,
+    ScanProgressed,
+    ScanStarted,
+    ScanUploaded,
+    scan_stream,
+)
+from shared.eventstore import StreamWrite
+from shared.objectstore import ObjectMissing
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    import asyncpg
+
+    from services.ingest.parsers.base import Parser
+    from services.ingest.parsers.model import Item, ServiceObserved
+    from services.ingest.ports import Formats
+    from shared.contracts import Event
+    from shared.database import Connection
+    from shared.eventstore import EventStore
+    from shared.objectstore import ScanObjectStore
+    from shared.projections import ProjectionRunner
+
+__all__ = ("Importer", "ScanNotFound")
+
+_IMPORT_LOCK = 0x76696E67  # "ving": one import of a workspace applies at a time
+_TERMINAL = (ScanCompleted.type_name(), ScanFailed.type_name())
+_log = structlog.get_logger("vigil.ingest")
+
+
+class ScanNotFound(LookupError):
+    """The job names a scan whose `ScanUploaded` is not in the log."""
+
+
+class _Parsed:
+    """What parsing a file yielded besides the staged items."""
+
+    def __init__(self, format: str, scanner: str, scanners: set[str]) -> None:
+        self.format = format
+        self.scanner = scanner
+        self.scanners = scanners
+
+
+class Importer:
+    """Imports scans into the log; one instance serves any number of jobs of one process."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        store: EventStore,
+        objects: ScanObjectStore,
+        runner: ProjectionRunner,
+        *,
+        formats: Formats = registry,
+        progress_every: float = 1.0,
+        chunk: int = 2000,
+    ) -> None:
+        self._formats = formats
+        self._pool = pool
+        self._store = store
+        self._objects = objects
+        self._runner = runner
+        self._progress_every = progress_every
+        self._chunk = chunk
+
+    async def run(self, scan_id: str, workspace_id: str) -> None:
+        """Import the scan once; a no-op when it already completed or failed.
+
+        Raises:
+            ScanNotFound: no such scan in the log.
+            ConcurrencyError: a finding changed meanwhile; retry the job.
+        """
+        events = await self._store.read_stream(scan_stream(scan_id))
+        uploaded = next((e.data for e in events if isinstance(e.data, ScanUploaded)), None)
+        if uploaded is None:
+            raise ScanNotFound(f"scan {scan_id!r} was never uploaded")
+        if any(e.type in _TERMINAL for e in events):
+            return
+        attempt = 1 + sum(isinstance(e.data, ScanStarted) for e in events)
+        meta = EventMetadata(correlation_id=scan_id, causation_id=str(events[0].event_id))
+        await self._store.append_to_stream(
+            scan_stream(scan_id),
+            workspace_id,
+            [ScanStarted(scan_id=scan_id, workspace_id=workspace_id, attempt=attempt)],
+            metadata=meta,
+        )
+        try:
+            parsed = await self._stage(uploaded, meta)
+        except ScanRejected as rejected:
+            await self.fail(uploaded.scan_id, workspace_id, str(rejected), meta=meta)
+            return
+        except ObjectMissing:
+            reason = "The uploaded file is no longer in the object store; upload it again."
+            await self.fail(uploaded.scan_id, workspace_id, reason, meta=meta)
+            return
+        await self._apply(uploaded, parsed, meta)
+
+    async def fail(
+        self, scan_id: str, workspace_id: str, reason: str, *, meta: EventMetadata | None = None
+    ) -> None:
+        """Record `ScanFailed` (unless the scan already finished) and drop its staged rows."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await self._lock(conn, workspace_id)
+            if await self._finished(conn, scan_id):
+                return
+            await clear_staging(conn, scan_id)
+            failed = ScanFailed(scan_id=scan_id, workspace_id=workspace_id, reason=reason)
+            await self._store.append_to_stream(
+                scan_stream(scan_id), workspace_id, [failed], metadata=meta, conn=conn
+            )
+        _log.info("scan failed", scan_id=scan_id, reason=reason)
+
+    # --- parsing -----------------------------------------------------------------------
+
+    async def _stage(self, uploaded: ScanUploaded, meta: EventMetadata) -> _Parsed:
+        async with (
+            self._objects.download(uploaded.object_name) as file,
+            self._pool.acquire() as conn,
+        ):
+            await clear_staging(conn, uploaded.scan_id)
+            head = file.read(SNIFF_BYTES)
+            file.seek(0)
+            parser = (
+                self._formats.parser_for(uploaded.format_hint)
+                if uploaded.format_hint
+                else self._formats.detect_format(head)
+            )
+            stager = Stager(
+                conn,
+                uploaded.workspace_id,
+                uploaded.scan_id,
+                scanner_hint=uploaded.scanner_hint,
+                chunk=self._chunk,
+            )
+            next_progress = time.monotonic() + self._progress_every
+            for item in _guarded(parser, file):
+                await stager.add(item)
+                if time.monotonic() >= next_progress:
+                    await stager.flush()
+                    await self._progress(uploaded, file.tell(), stager.items, meta)
+                    next_progress = time.monotonic() + self._progress_every
+            await stager.flush()
+        scanner = uploaded.scanner_hint or parser.scanner
+        return _Parsed(parser.format, scanner, stager.scanners | {scanner})
+
+    async def _progress(
+        self, uploaded: ScanUploaded, bytes_read: int, items: int, meta: EventMetadata
+    ) -> None:
+        progressed = ScanProgressed(
+            scan_id=uploaded.scan_id,
+            workspace_id=uploaded.workspace_id,
+            bytes_read=bytes_read,
+            items=items,
+        )
+        await self._store.append_to_stream(
+            scan_stream(uploaded.scan_id), uploaded.workspace_id, [progressed], metadata=meta
+        )
+
+    # --- applying ----------------------------------------------------------------------
+
+    async def _apply(self, uploaded: ScanUploaded, parsed: _Parsed, meta: EventMetadata) -> None:
+        scan_id, workspace_id = uploaded.scan_id, uploaded.workspace_id
+        async with self._pool.acquire() as conn, conn.transaction():
+            await self._lock(conn, workspace_id)
+            if await self._finished(conn, scan_id):
+                return
+            head: int = await conn.fetchval("SELECT coalesce(max(position), 0) FROM events")
+            await self._runner.catch_up(workspace_id, head)
+            ctx = ImportContext(
+                workspace_id=workspace_id,
+                scan_id=scan_id,
+                sha256=uploaded.sha256,
+                scope=uploaded.scope,
+                at=dt.datetime.now(dt.UTC),
+            )
+            tally = Tally()
+            duplicate_of: str | None = await conn.fetchval(
+                "SELECT scan_id FROM ingest_scans WHERE workspace_id = $1 AND sha256 = $2"
+                " AND status = 'applied' AND scan_id <> $3 ORDER BY finished_at LIMIT 1",
+                workspace_id,
+                uploaded.sha256,
+                scan_id,
+            )
+            if duplicate_of is None:
+                await self._decide_all(conn, ctx, parsed.scanners, tally, meta)
+            done = completed(ctx, tally, format=parsed.format, scanner=parsed.scanner)
+            if duplicate_of is not None:
+                done = ScanCompleted(
+                    scan_id=scan_id,
+                    workspace_id=workspace_id,
+                    format=parsed.format,
+                    scanner=parsed.scanner,
+                    duplicate_of=duplicate_of,
+                )
+            await self._store.append_to_stream(
+                scan_stream(scan_id), workspace_id, [done], metadata=meta, conn=conn
+            )
+            await clear_staging(conn, scan_id)
+        _log.info("scan applied", scan_id=scan_id, duplicate_of=duplicate_of)
+
+    async def _decide_all(
+        self,
+        conn: Connection,
+        ctx: ImportContext,
+        scanners: set[str],
+        tally: Tally,
+        meta: EventMetadata,
+    ) -> None:
+        ws = ctx.workspace_id
+        covered: set[str] = set()
+        async for assets in staged_assets(conn, ctx.scan_id):
+            hosts = await _known_hosts(conn, ws, [aid for aid, _ in assets])
+            tally.hosts += len(assets)
+            covered.update(aid for aid, _ in assets)
+            changes = [decide_host(ctx, aid, asset, hosts.get(aid)) for aid, asset in assets]
+            await self._append(conn, changes, meta)
+        async for services in staged_services(conn, ctx.scan_id):
+            known_services = await _known_services(conn, ws, services)
+            tally.services += len(services)
+            changes = [
+                decide_service(
+                    ctx, aid, svc, known_services.get(_skey(aid, svc.port, svc.protocol))
+                )
+                for aid, svc in services
+            ]
+            await self._append(conn, changes, meta)
+        async for findings, repeats in staged_findings(conn, ctx.scan_id):
+            known = await _known_findings(conn, ws, [fp for fp, _ in findings])
+            tally.duplicates += repeats
+            changes = [decide_finding(ctx, fp, f, known.get(fp), tally) for fp, f in findings]
+            await self._append(conn, changes, meta)
+        candidates = await _open_in_covered_assets(conn, ws, ctx.scan_id)
+        closures = list(decide_closures(ctx, candidates, (), covered, scanners, tally))
+        for start in range(0, len(closures), 1000):
+            await self._append(conn, closures[start : start + 1000], meta)
+
+    async def _append(
+        self, conn: Connection, changes: Iterable[Change | None], meta: EventMetadata
+    ) -> None:
+        writes = [
+            StreamWrite(
+                stream_id=change.stream_id,
+                workspace_id=_workspace_of(change.event),
+                events=[change.event],
+                expected_version=change.expected_version,
+            )
+            for change in changes
+            if change is not None
+        ]
+        if writes:
+            await self._store.append(writes, metadata=meta, conn=conn)
+
+    @staticmethod
+    async def _lock(conn: Connection, workspace_id: str) -> None:
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock($1, hashtext($2))", _IMPORT_LOCK, workspace_id
+        )
+
+    @staticmethod
+    async def _finished(conn: Connection, scan_id: str) -> bool:
+        found: bool = await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM events WHERE stream_id = $1"
+            " AND event_type = ANY($2::text[]))",
+            scan_stream(scan_id),
+            list(_TERMINAL),
+        )
+        return found
+
+
+def _guarded(parser: type[Parser], file: IO[bytes]) -> Iterable[Item]:
+    """The parser's items; anything it raises besides `ScanRejected` becomes one."""
+    items = parser().parse(file)
+    while True:
+        try:
+            item = next(items)
+        except StopIteration:
+            return
+        except ScanRejected:
+            raise
+        except Exception as exc:
+            raise ScanRejected(
+                f"The file could not be read as {parser.format}: {exc or type(exc).__name__}"
+            ) from exc
+        yield item
+
+
+def _workspace_of(event: Event) -> str:
+    workspace: str = event.workspace_id  # type: ignore[attr-defined]
+    return workspace
+
+
+def _skey(aid: str, port: int, protocol: str | None) -> tuple[str, int, str]:
+    return (aid, port, (protocol or "tcp").lower())
+
+
+async def _known_hosts(conn: Connection, ws: str, ids: Sequence[str]) -> dict[str, KnownHost]:
+    rows = await conn.fetch(
+        "SELECT asset_id, address, hostnames, os, mac FROM ingest_hosts"
+        " WHERE workspace_id = $1 AND asset_id = ANY($2::text[])",
+        ws,
+        list(ids),
+    )
+    return {
+        r["asset_id"]: KnownHost(
+            asset_id=r["asset_id"],
+            address=r["address"],
+            hostnames=tuple(r["hostnames"]),
+            os=r["os"],
+            mac=r["mac"],
+        )
+        for r in rows
+    }
+
+
+async def _known_services(
+    conn: Connection, ws: str, services: Sequence[tuple[str, ServiceObserved]]
+) -> dict[tuple[str, int, str], KnownService]:
+    keys = [_skey(aid, svc.port, svc.protocol) for aid, svc in services]
+    rows = await conn.fetch(
+        "SELECT s.* FROM ingest_services s"
+        " JOIN unnest($2::text[], $3::int[], $4::text[]) AS k(asset_id, port, protocol)"
+        " USING (asset_id, port, protocol) WHERE s.workspace_id = $1",
+        ws,
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+        [k[2] for k in keys],
+    )
+    return {
+        (r["asset_id"], r["port"], r["protocol"]): KnownService(
+            asset_id=r["asset_id"],
+            port=r["port"],
+            protocol=r["protocol"],
+            state=r["state"],
+            name=r["name"],
+            product=r["product"],
+            version=r["version"],
+        )
+        for r in rows
+    }
+
+
+_FINDING_STATE = (
+    "SELECT fingerprint, asset_id, status, version, scanners, scopes, last_scan_sha256"
+    " FROM ingest_findings"
+)
+
+
+def _known_finding(row: Any) -> KnownFinding:
+    return KnownFinding(
+        fingerprint=row["fingerprint"],
+        asset_id=row["asset_id"],
+        status=FindingStatus(row["status"]),
+        version=row["version"],
+        scanners=tuple(row["scanners"]),
+        scopes=tuple(row["scopes"]),
+        last_scan_sha256=row["last_scan_sha256"],
+    )
+
+
+async def _known_findings(conn: Connection, ws: str, fps: Sequence[str]) -> dict[str, KnownFinding]:
+    rows = await conn.fetch(
+        f"{_FINDING_STATE} WHERE workspace_id = $1 AND fingerprint = ANY($2::text[])", ws, list(fps)
+    )
+    return {r["fingerprint"]: _known_finding(r) for r in rows}
+
+
+async def _open_in_covered_assets(conn: Connection, ws: str, scan_id: str) -> list[KnownFinding]:
+    """Open findings on the assets the scan covered that it did not report (close candidates)."""
+    rows = await conn.fetch(
+        f"{_FINDING_STATE} f WHERE f.workspace_id = $1 AND f.status = ANY($2::text[])"
+        " AND f.asset_id IN (SELECT key FROM ingest_staging WHERE scan_id = $3 AND kind = 1)"
+        " AND NOT EXISTS (SELECT 1 FROM ingest_staging s"
+        " WHERE s.scan_id = $3 AND s.kind = 3 AND s.key = f.fingerprint)",
+        ws,
+        sorted(str(s) for s in OPEN_STATUSES),
+        scan_id,
+    )
+    return [_known_finding(r) for r in rows]

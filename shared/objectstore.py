@@ -1,0 +1,227 @@
+"""Scan files in the NATS JetStream object store, streamed in and out in chunks.
+
+Uploads arrive as an async iterator of byte chunks and are published chunk
+by chunk, so a file is never held whole in memory; a size limit stops an
+oversized upload as soon as it crosses the limit and removes what was
+already sent. Readers get the object back as a temporary file, because the
+parsers read a blocking ``IO[bytes]``.
+
+Objects are written in the JetStream object-store wire format (the one
+nats-py's ``ObjectStore`` and the ``nats`` CLI read): chunks on
+``$O.<bucket>.C.<nuid>``, then one meta message that names them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+import json
+import tempfile
+from datetime import UTC, datetime
+from typing import IO, TYPE_CHECKING, cast
+
+import msgspec
+from nats.js import api
+from nats.js.errors import BadRequestError, NotFoundError, ObjectNotFoundError
+from nats.js.kv import MSG_ROLLUP_SUBJECT
+from nats.js.object_store import (
+    OBJ_CHUNKS_PRE_TEMPLATE,
+    OBJ_DIGEST_TEMPLATE,
+    OBJ_DIGEST_TYPE,
+    OBJ_META_PRE_TEMPLATE,
+    OBJ_STREAM_TEMPLATE,
+)
+from nats.nuid import NUID
+
+if TYPE_CHECKING:
+    import io
+    from collections.abc import AsyncIterable, AsyncIterator
+
+    from nats.js import JetStreamContext
+    from nats.js.object_store import ObjectStore
+
+__all__ = (
+    "DEFAULT_BUCKET",
+    "ObjectMissing",
+    "ObjectTooLarge",
+    "ScanObjectStore",
+    "StoredObject",
+)
+
+DEFAULT_BUCKET = "vigil-scans"
+_CHUNK = 128 * 1024
+
+
+class ObjectTooLarge(ValueError):
+    """An upload crossed the size limit; nothing of it was kept."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"The file is larger than the upload limit of {limit:,} bytes "
+            "(VIGIL_MAX_UPLOAD_BYTES); nothing was stored."
+        )
+        self.limit = limit
+
+
+class ObjectMissing(LookupError):
+    """No object of that name is in the bucket (never stored, or deleted)."""
+
+
+class StoredObject(msgspec.Struct, frozen=True, kw_only=True):
+    """What the store knows of one object: its name, size and SHA-256 (hex)."""
+
+    name: str
+    size: int
+    sha256: str
+
+
+def _sha256_hex(digest: str | None) -> str:
+    if not digest:
+        return hashlib.sha256(b"").hexdigest()
+    encoded = digest.removeprefix(OBJ_DIGEST_TYPE).removeprefix(OBJ_DIGEST_TYPE.upper())
+    try:
+        return base64.urlsafe_b64decode(encoded).hex()
+    except (binascii.Error, ValueError):
+        return ""
+
+
+def _meta_subject(bucket: str, name: str) -> str:
+    return OBJ_META_PRE_TEMPLATE.format(
+        bucket=bucket, obj=base64.urlsafe_b64encode(name.encode()).decode()
+    )
+
+
+class ScanObjectStore:
+    """One object-store bucket of scan files, created on first use.
+
+    `max_bytes` bounds every `put`; `chunk_size` is the size of each stored
+    chunk (the last one may be shorter).
+    """
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        *,
+        bucket: str = DEFAULT_BUCKET,
+        max_bytes: int = 512 * 1024 * 1024,
+        chunk_size: int = _CHUNK,
+    ) -> None:
+        self._js = js
+        self.bucket = bucket
+        self.max_bytes = max_bytes
+        self.chunk_size = chunk_size
+        self._nuid = NUID()
+        self._store: ObjectStore | None = None
+
+    async def _bucket(self) -> ObjectStore:
+        if self._store is None:
+            try:
+                self._store = await self._js.object_store(self.bucket)
+            except (NotFoundError, BadRequestError):
+                self._store = await self._js.create_object_store(
+                    self.bucket,
+                    config=api.ObjectStoreConfig(bucket=self.bucket, storage=api.StorageType.FILE),
+                )
+        return self._store
+
+    async def put(self, name: str, chunks: AsyncIterable[bytes]) -> StoredObject:
+        """Store the bytes `chunks` yields under `name`, replacing any object of that name.
+
+        Memory holds at most one chunk plus one incoming piece at a time.
+
+        Raises:
+            ObjectTooLarge: the content crossed `max_bytes`; the chunks sent are purged.
+        """
+        await self._bucket()
+        stream = OBJ_STREAM_TEMPLATE.format(bucket=self.bucket)
+        nuid = self._nuid.next().decode()
+        chunk_subject = OBJ_CHUNKS_PRE_TEMPLATE.format(bucket=self.bucket, obj=nuid)
+        digest = hashlib.sha256()
+        buffer = bytearray()
+        size = 0
+        sent = 0
+        try:
+            async for piece in chunks:
+                size += len(piece)
+                if size > self.max_bytes:
+                    raise ObjectTooLarge(self.max_bytes)
+                digest.update(piece)
+                buffer += piece
+                while len(buffer) >= self.chunk_size:
+                    await self._js.publish(chunk_subject, bytes(buffer[: self.chunk_size]))
+                    del buffer[: self.chunk_size]
+                    sent += 1
+            if buffer:
+                await self._js.publish(chunk_subject, bytes(buffer))
+                sent += 1
+            previous = await self._info_or_none(name)
+            info = api.ObjectInfo(
+                name=name,
+                bucket=self.bucket,
+                nuid=nuid,
+                size=size,
+                chunks=sent,
+                mtime=datetime.now(UTC).isoformat(),
+                digest=OBJ_DIGEST_TEMPLATE.format(
+                    digest=base64.urlsafe_b64encode(digest.digest()).decode()
+                ),
+                options=api.ObjectMetaOptions(max_chunk_size=self.chunk_size),
+            )
+            await self._js.publish(
+                _meta_subject(self.bucket, name),
+                json.dumps(info.as_dict()).encode(),
+                headers={api.Header.ROLLUP: MSG_ROLLUP_SUBJECT},
+            )
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self._js.purge_stream(stream, subject=chunk_subject)
+            raise
+        if previous is not None and previous.nuid and not previous.deleted:
+            old = OBJ_CHUNKS_PRE_TEMPLATE.format(bucket=self.bucket, obj=previous.nuid)
+            await self._js.purge_stream(stream, subject=old)
+        return StoredObject(name=name, size=size, sha256=digest.hexdigest())
+
+    async def _info_or_none(self, name: str) -> api.ObjectInfo | None:
+        store = await self._bucket()
+        try:
+            return await store.get_info(name)
+        except (ObjectNotFoundError, NotFoundError):
+            return None
+
+    async def info(self, name: str) -> StoredObject:
+        """Name, size and SHA-256 of a stored object.
+
+        Raises:
+            ObjectMissing: there is no such object.
+        """
+        info = await self._info_or_none(name)
+        if info is None:
+            raise ObjectMissing(f"no object {name!r} in bucket {self.bucket!r}")
+        return StoredObject(name=name, size=info.size or 0, sha256=_sha256_hex(info.digest))
+
+    @contextlib.asynccontextmanager
+    async def download(self, name: str) -> AsyncIterator[IO[bytes]]:
+        """The object's content in a temporary file, positioned at its start.
+
+        The digest is verified while reading; the file is removed on exit.
+
+        Raises:
+            ObjectMissing: there is no such object.
+        """
+        store = await self._bucket()
+        with tempfile.TemporaryFile(prefix="vigil-scan-") as file:
+            try:
+                await store.get(name, writeinto=cast("io.BufferedIOBase", file))
+            except (ObjectNotFoundError, NotFoundError):
+                raise ObjectMissing(f"no object {name!r} in bucket {self.bucket!r}") from None
+            file.flush()
+            file.seek(0)
+            yield file
+
+    async def delete(self, name: str) -> None:
+        """Remove an object (no error when it is already gone)."""
+        store = await self._bucket()
+        with contextlib.suppress(ObjectNotFoundError, NotFoundError):
+            await store.delete(name)

@@ -1,0 +1,200 @@
+"""Importing scans end to end: object store, log, a real dramatiq worker, read models."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import asyncpg
+import pytest
+
+from services.ingest.jobs import ImportQueue
+from shared.contracts import (
+    FindingClosed,
+    FindingDetected,
+    FindingReopened,
+    ScanCompleted,
+    ScanFailed,
+)
+from shared.eventstore import EventStore
+from shared.objectstore import ScanObjectStore
+from tests.integration.ingest.conftest import (
+    project,
+    read_models,
+    upload,
+    wait_finished,
+    workspace_events,
+)
+from tests.integration.ingest.formats import scan_file
+
+HOSTS = {
+    "10.0.0.1": ["p1", "r2", "r3"],
+    "10.0.0.2": ["p1", "r4"],
+    "10.0.0.3": [],
+}
+
+
+async def import_file(
+    store: EventStore,
+    objects: ScanObjectStore,
+    queue: ImportQueue,
+    workspace_id: str,
+    content: bytes,
+    **options: str,
+) -> ScanCompleted | ScanFailed:
+    scan_id = await upload(store, objects, workspace_id, content, **options)
+    await asyncio.to_thread(queue.enqueue, scan_id, workspace_id)
+    return await wait_finished(store, scan_id)
+
+
+async def test_import_builds_hosts_services_and_findings(
+    store: EventStore,
+    objects: ScanObjectStore,
+    queue: ImportQueue,
+    pool: asyncpg.Pool,
+    workspace_id: str,
+) -> None:
+    done = await import_file(store, objects, queue, workspace_id, scan_file(HOSTS))
+    assert isinstance(done, ScanCompleted), done
+    assert (done.format, done.hosts, done.services, done.findings) == ("vigil-test-jsonl", 3, 3, 5)
+    assert done.findings_new == 5
+    await project(pool, workspace_id)
+    models = await read_models(pool, workspace_id)
+    assert len(models["ingest_hosts"]) == 3
+    assert {row["port"] for row in models["ingest_services"]} == {22}
+    findings = models["ingest_findings"]
+    assert len(findings) == 5
+    assert {f["status"] for f in findings} == {"open"}
+    assert {f["scanners"][0] for f in findings} == {"testscanner"}
+    async with pool.acquire() as conn:
+        scan = await conn.fetchrow("SELECT * FROM ingest_scans WHERE scan_id = $1", done.scan_id)
+    assert scan["status"] == "applied"
+    assert (scan["findings"], scan["findings_new"], scan["attempts"]) == (5, 5, 1)
+
+
+async def test_reimport_of_same_file_changes_nothing(
+    store: EventStore,
+    objects: ScanObjectStore,
+    queue: ImportQueue,
+    pool: asyncpg.Pool,
+    workspace_id: str,
+) -> None:
+    content = scan_file(HOSTS)
+    first = await import_file(store, objects, queue, workspace_id, content)
+    assert isinstance(first, ScanCompleted)
+    await project(pool, workspace_id)
+    before = await read_models(pool, workspace_id)
+    second = await import_file(store, objects, queue, workspace_id, content)
+    assert isinstance(second, ScanCompleted)
+    assert second.duplicate_of == first.scan_id
+    await project(pool, workspace_id)
+    assert await read_models(pool, workspace_id) == before
+
+
+async def test_later_scan_closes_what_disappeared_and_reopens_what_came_back(
+    store: EventStore,
+    objects: ScanObjectStore,
+    queue: ImportQueue,
+    pool: asyncpg.Pool,
+    workspace_id: str,
+) -> None:
+    await import_file(store, objects, queue, workspace_id, scan_file(HOSTS))
+    fewer = {"10.0.0.1": ["p1"], "10.0.0.2": ["p1", "r4"], "10.0.0.3": []}
+    later = await import_file(store, objects, queue, workspace_id, scan_file(fewer))
+    assert isinstance(later, ScanCompleted)
+    assert (later.findings_closed, later.findings_observed) == (2, 3)
+    back = {"10.0.0.1": ["p1", "r2"], "10.0.0.2": ["p1", "r4"], "10.0.0.3": []}
+    last = await import_file(store, objects, queue, workspace_id, scan_file(back))
+    assert isinstance(last, ScanCompleted)
+    assert (last.findings_reopened, last.findings_closed) == (1, 0)
+
+    events = [e.data for e in await workspace_events(store, workspace_id)]
+    closed = [e for e in events if isinstance(e, FindingClosed)]
+    assert len(closed) == 2
+    (reopened,) = [e for e in events if isinstance(e, FindingReopened)]
+    assert reopened.fingerprint in {e.fingerprint for e in closed}
+    await project(pool, workspace_id)
+    findings = (await read_models(pool, workspace_id))["ingest_findings"]
+    by_title = {f["title"]: f["status"] for f in findings if f["asset_key"] == "10.0.0.1"}
+    assert by_title == {"Issue p1": "open", "Issue r2": "reopened", "Issue r3": "fixed"}
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (scan_file(HOSTS, truncate=True), "truncated"),
+        (scan_file(HOSTS)[:-30] + b"{not json\n", "not valid JSON"),
+        (b"", "empty"),
+        (b"\x00\x01binary\xff" * 100, "does not recognise"),
+        (
+            b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+            b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>'
+            b"<lolz>&lol2;</lolz>",
+            "",
+        ),
+    ],
+    ids=["truncated", "malformed", "empty", "binary", "xml-bomb"],
+)
+async def test_bad_file_fails_with_a_reason_and_writes_nothing(
+    store: EventStore,
+    objects: ScanObjectStore,
+    queue: ImportQueue,
+    pool: asyncpg.Pool,
+    workspace_id: str,
+    content: bytes,
+    reason: str,
+) -> None:
+    done = await import_file(store, objects, queue, workspace_id, content)
+    assert isinstance(done, ScanFailed), done
+    assert reason in done.reason
+    assert done.reason.strip()
+    contexts = {e.context for e in await workspace_events(store, workspace_id)}
+    assert contexts == {"scan"}
+    await project(pool, workspace_id)
+    assert await read_models(pool, workspace_id) == {
+        "ingest_hosts": [],
+        "ingest_services": [],
+        "ingest_findings": [],
+    }
+    async with pool.acquire() as conn:
+        staged = await conn.fetchval(
+            "SELECT count(*) FROM ingest_staging WHERE scan_id = $1", done.scan_id
+        )
+        status = await conn.fetchval(
+            "SELECT status FROM ingest_scans WHERE scan_id = $1", done.scan_id
+        )
+    assert (staged, status) == (0, "failed")
+
+
+async def test_two_imports_into_one_workspace_at_once_stay_correct(
+    store: EventStore,
+    objects: ScanObjectStore,
+    queue: ImportQueue,
+    pool: asyncpg.Pool,
+    workspace_id: str,
+) -> None:
+    one = {f"10.1.0.{i}": ["p1", f"r{i}"] for i in range(1, 40)}
+    two = {f"10.1.0.{i}": ["p1", f"s{i}"] for i in range(20, 60)}
+    scans = [
+        await upload(store, objects, workspace_id, scan_file(one)),
+        await upload(store, objects, workspace_id, scan_file(two)),
+    ]
+    for scan_id in scans:
+        await asyncio.to_thread(queue.enqueue, scan_id, workspace_id)
+    results = [await wait_finished(store, scan_id) for scan_id in scans]
+    assert all(isinstance(r, ScanCompleted) for r in results), results
+
+    detected = Counter(
+        e.data.fingerprint
+        for e in await workspace_events(store, workspace_id)
+        if isinstance(e.data, FindingDetected)
+    )
+    assert set(detected.values()) == {1}
+    hosts = set(one) | set(two)
+    shared = set(one) & set(two)
+    assert len(detected) == len(hosts) + len(one) + len(two)
+    await project(pool, workspace_id)
+    models = await read_models(pool, workspace_id)
+    assert len(models["ingest_hosts"]) == len(hosts)
+    observed_twice = [f for f in models["ingest_findings"] if f["observations"] == 2]
+    assert len(observed_twice) == len(shared)
