@@ -139,6 +139,7 @@ class _Postgres:
             [str(self.bin / args[0]), *args[1:]],
             user=self.user,
             capture_output=True,
+            start_new_session=True,
             text=True,
             check=False,
             timeout=120,
@@ -297,9 +298,13 @@ class EmbeddedServers:
         self._nats = _Nats(self.state_dir)
 
     def start(self) -> ServerAddresses:
-        """Start the servers, or reuse those of this folder that are still running."""
+        """Start the servers, or adopt those of this folder that are still running.
+
+        Either way `stop` stops them afterwards.
+        """
         running = find_running(self.state_dir)
         if running is not None:
+            self._owned = _read_record(self.state_dir)
             return running
         (self.state_dir / "logs").mkdir(parents=True, exist_ok=True)
         previous = _read_record(self.state_dir)
@@ -319,11 +324,14 @@ class EmbeddedServers:
         return ServerAddresses(nats_url=nats_url, database_url=database_url)
 
     def stop(self) -> None:
-        """Stop the servers this object started (servers it merely reused keep running)."""
+        """Stop the servers this object started or adopted."""
         if self._owned is None:
             return
         _Postgres(self.state_dir).stop()
-        self._nats.stop()
+        if self._nats.process is not None:
+            self._nats.stop()
+        else:
+            _stop_pid(self._owned.nats_pid)
         with contextlib.suppress(FileNotFoundError):
             (self.state_dir / "servers.json").unlink()
         self._owned = None
