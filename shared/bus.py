@@ -8,6 +8,7 @@ highest position a batch names, per workspace, through `ProjectionRunner`.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -31,11 +32,16 @@ __all__ = ("add_projection_consumer", "latest_positions", "make_broker", "raw_bo
 
 
 def make_broker(settings: Settings, service: str, tracer_provider: TracerProvider) -> NatsBroker:
-    """A FastStream NATS broker with tracing and Prometheus middlewares."""
+    """A FastStream NATS broker with tracing and Prometheus middlewares.
+
+    Its logs go through vigil's logging set-up; per-message logs are at debug level.
+    """
     assert settings.nats_url, "the broker needs a NATS URL"
     return NatsBroker(
         settings.nats_url,
         name=f"vigil-{service}",
+        logger=logging.getLogger(f"vigil.{service}.broker"),
+        log_level=logging.DEBUG,
         middlewares=(
             NatsTelemetryMiddleware(tracer_provider=tracer_provider),
             NatsPrometheusMiddleware(registry=REGISTRY, app_name=f"vigil-{service}"),

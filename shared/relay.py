@@ -25,6 +25,7 @@ from prometheus_client import Counter, Gauge
 from shared.database import init_connection
 from shared.eventstore import NOTIFY_CHANNEL
 from shared.wire import (
+    CORRELATION_HEADER,
     MSG_ID_HEADER,
     POSITION_HEADER,
     TRACEPARENT_HEADER,
@@ -48,11 +49,12 @@ _leader = Gauge("vigil_relay_leader", "1 while this process is the active relay"
 _encode = msgspec.json.Encoder().encode
 
 
-class _Traceparent(msgspec.Struct):
+class _Origin(msgspec.Struct):
     traceparent: str | None = None
+    correlation_id: str | None = None
 
 
-_traceparent = msgspec.json.Decoder(_Traceparent)
+_origin = msgspec.json.Decoder(_Origin)
 
 
 async def ensure_stream(js: JetStreamContext, settings: Settings, replicas: int = 1) -> None:
@@ -166,9 +168,11 @@ class Relay:
                 recorded_at=row["recorded_at"],
             )
             headers = {MSG_ID_HEADER: str(body.event_id), POSITION_HEADER: str(body.position)}
-            traceparent = _traceparent.decode(body.metadata).traceparent
-            if traceparent:
-                headers[TRACEPARENT_HEADER] = traceparent
+            origin = _origin.decode(body.metadata)
+            if origin.traceparent:
+                headers[TRACEPARENT_HEADER] = origin.traceparent
+                # FastStream links a batch consumer's span to each distinct correlation id.
+                headers[CORRELATION_HEADER] = origin.correlation_id or headers[MSG_ID_HEADER]
             acks.append(
                 await self._js.publish_async(
                     event_subject(prefix, body.workspace_id, body.type),

@@ -20,6 +20,7 @@ from shared.contracts.base import (
 )
 
 __all__ = (
+    "CORRELATION_HEADER",
     "MSG_ID_HEADER",
     "POSITION_HEADER",
     "TRACEPARENT_HEADER",
@@ -32,6 +33,7 @@ __all__ = (
 MSG_ID_HEADER = "Nats-Msg-Id"
 POSITION_HEADER = "Vigil-Position"
 TRACEPARENT_HEADER = "traceparent"
+CORRELATION_HEADER = "correlation_id"
 
 
 class WireEvent(msgspec.Struct, frozen=True):
