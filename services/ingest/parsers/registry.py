@@ -13,11 +13,60 @@ if TYPE_CHECKING:
 __all__ = ("PARSERS", "detect_format", "parser_for")
 
 # --- XML formats (most specific root elements first) ---
-_XML_PARSERS: tuple[type[Parser], ...] = ()
+from services.ingest.parsers.burp import BurpParser
+from services.ingest.parsers.nessus import NessusParser
+from services.ingest.parsers.nikto_xml import NiktoXmlParser
+from services.ingest.parsers.nmap import NmapParser
+from services.ingest.parsers.openvas import OpenVasParser
+from services.ingest.parsers.qualys_xml import QualysXmlParser
+from services.ingest.parsers.sslyze_xml import SslyzeXmlParser
+from services.ingest.parsers.zap_xml import ZapXmlParser
+
+_XML_PARSERS: tuple[type[Parser], ...] = (
+    NmapParser,
+    NessusParser,
+    BurpParser,
+    ZapXmlParser,
+    NiktoXmlParser,
+    QualysXmlParser,
+    SslyzeXmlParser,
+    OpenVasParser,  # root <report> is generic: tried after every other XML root
+)
 # --- end XML formats ---
 
 # --- JSON, JSONL and CSV formats (generic formats last) ---
-_TEXT_PARSERS: tuple[type[Parser], ...] = ()
+from services.ingest.parsers.generic import GenericCsv, GenericJson  # noqa: E402
+from services.ingest.parsers.grype import AnchoreEngineJson, GrypeJson  # noqa: E402
+from services.ingest.parsers.nikto_json import NiktoJson  # noqa: E402
+from services.ingest.parsers.nuclei import NucleiJson, NucleiJsonl  # noqa: E402
+from services.ingest.parsers.openvas_csv import OpenvasCsv  # noqa: E402
+from services.ingest.parsers.qualys_csv import QualysCsv  # noqa: E402
+from services.ingest.parsers.sarif import SarifJson  # noqa: E402
+from services.ingest.parsers.sslyze_json import SslyzeJson  # noqa: E402
+from services.ingest.parsers.tenable_csv import TenableCsv  # noqa: E402
+from services.ingest.parsers.testssl_csv import TestsslCsv  # noqa: E402
+from services.ingest.parsers.trivy import TrivyJson  # noqa: E402
+from services.ingest.parsers.zap_json import ZapJson  # noqa: E402
+
+# Each sniff looks for keys (columns) no other format has, so the order among the
+# specific formats only matters for speed; the strict generic formats come last.
+_TEXT_PARSERS: tuple[type[Parser], ...] = (
+    SarifJson,
+    TrivyJson,
+    GrypeJson,
+    AnchoreEngineJson,
+    ZapJson,
+    SslyzeJson,
+    NiktoJson,
+    NucleiJson,
+    NucleiJsonl,
+    TenableCsv,
+    OpenvasCsv,
+    QualysCsv,
+    TestsslCsv,
+    GenericJson,
+    GenericCsv,
+)
 # --- end JSON, JSONL and CSV formats ---
 
 PARSERS: tuple[type[Parser], ...] = _XML_PARSERS + _TEXT_PARSERS
