@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -24,13 +26,16 @@ from shared.settings import Settings
 
 
 @pytest.fixture(scope="session")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerAddresses]:
+def servers() -> Iterator[ServerAddresses]:
     nats_url = os.environ.get("VIGIL_NATS_URL")
     database_url = os.environ.get("VIGIL_DATABASE_URL")
     if nats_url and database_url:
         yield ServerAddresses(nats_url=nats_url, database_url=database_url)
         return
-    embedded = EmbeddedServers(Path(tmp_path_factory.mktemp("vigil-state")))
+    # Not under pytest's basetemp: pytest resets that folder to mode 0700 whenever a
+    # session starts, which would lock out PostgreSQL's unprivileged user when we run as root.
+    state = Path(tempfile.mkdtemp(prefix="vigil-test-"))
+    embedded = EmbeddedServers(state)
     started = embedded.start()
     try:
         yield ServerAddresses(
@@ -39,6 +44,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerAddresse
         )
     finally:
         embedded.stop()
+        shutil.rmtree(state, ignore_errors=True)
 
 
 def _with_database(url: str, name: str) -> str:

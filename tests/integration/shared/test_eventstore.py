@@ -12,7 +12,7 @@ import pytest
 
 from shared.contracts import Event, EventMetadata, WorkspaceCreated, register, upcaster
 from shared.eventstore import ConcurrencyError, EventStore, StreamWrite
-from tests.support.events import notes
+from tests.support.events import NoteTaken, notes
 
 
 @register
@@ -225,3 +225,15 @@ async def test_follower_sees_every_event_once_in_one_order_under_concurrent_writ
     assert seen == final
     assert len(set(seen)) == len(seen)
     assert seen == sorted(seen)
+
+
+async def test_nul_characters_are_stored_as_replacement_characters(
+    store: EventStore, workspace_id: str
+) -> None:
+    await store.append_to_stream(
+        "nul-" + workspace_id, workspace_id, [NoteTaken(text="a\x00b \\u0000 literal")]
+    )
+
+    [read] = await store.read_stream("nul-" + workspace_id)
+
+    assert read.data == NoteTaken(text="a\ufffdb \\u0000 literal")
