@@ -2,19 +2,18 @@
 
 Each service consumes the events stream through one durable pull consumer;
 its replicas share that consumer, so JetStream hands each message to one of
-them. The consumer does not trust message order: it reads the log up to the
-highest position a batch names, per workspace, through `ProjectionRunner`.
+them. The consumer does not trust message order: a message only wakes
+`ProjectionRunner.on_event`, which reads the log itself.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from typing import TYPE_CHECKING, Annotated, Any
 
 from faststream import AckPolicy, Context
 from faststream.nats import JStream, NatsBroker, PullSub
-from faststream.nats.message import NatsBatchMessage  # noqa: TC002 (FastStream reads handler annotations at runtime)
+from faststream.nats.message import NatsMessage  # noqa: TC002 (FastStream reads handler annotations at runtime)
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from faststream.nats.prometheus import NatsPrometheusMiddleware
 from prometheus_client import REGISTRY
@@ -28,7 +27,7 @@ if TYPE_CHECKING:
     from shared.projections import ProjectionRunner
     from shared.settings import Settings
 
-__all__ = ("add_projection_consumer", "latest_positions", "make_broker", "raw_body")
+__all__ = ("add_projection_consumer", "make_broker", "raw_body", "workspace_of")
 
 
 def make_broker(settings: Settings, service: str, tracer_provider: TracerProvider) -> NatsBroker:
@@ -59,14 +58,9 @@ async def raw_body(message: StreamMessage[Any]) -> Any:
     return message.body
 
 
-def latest_positions(subjects_and_positions: list[tuple[str, int]], prefix: str) -> dict[str, int]:
-    """The highest position per workspace among ``(subject, position)`` pairs."""
-    skip = prefix.count(".") + 1
-    latest: dict[str, int] = defaultdict(int)
-    for subject, position in subjects_and_positions:
-        workspace = subject.split(".")[skip]
-        latest[workspace] = max(latest[workspace], position)
-    return dict(latest)
+def workspace_of(subject: str, prefix: str) -> str:
+    """The workspace token of an event subject ``<prefix>.<workspace>.<context>.<Type>``."""
+    return subject.split(".")[prefix.count(".") + 1]
 
 
 def add_projection_consumer(
@@ -74,22 +68,20 @@ def add_projection_consumer(
 ) -> None:
     """Subscribe `runner` to the events stream under the durable consumer `durable`."""
 
+    # One message at a time from pulls of up to 256: FastStream's batch mode drops a
+    # partly fetched batch when nats-py raises the built-in TimeoutError, leaving those
+    # messages to wait for the ack deadline. `on_event` makes the per-message path cheap.
     @broker.subscriber(
         f"{settings.subject_prefix}.>",
         stream=JStream(settings.stream_name, declare=False),
         durable=durable,
-        pull_sub=PullSub(batch_size=1000, timeout=0.05, batch=True),
+        pull_sub=PullSub(batch_size=256, timeout=0.05),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         decoder=raw_body,
         title=f"{durable} projections",
         description="Applies events to this service's read models.",
     )
-    async def project(
-        body: list[bytes], message: Annotated[NatsBatchMessage, Context("message")]
-    ) -> None:
-        pairs = [
-            (raw.subject, int((raw.headers or {}).get(POSITION_HEADER, 0)))
-            for raw in message.raw_message
-        ]
-        for workspace, position in latest_positions(pairs, settings.subject_prefix).items():
-            await runner.catch_up(workspace, position)
+    async def project(body: bytes, message: Annotated[NatsMessage, Context("message")]) -> None:
+        raw = message.raw_message
+        position = int((raw.headers or {}).get(POSITION_HEADER, 0))
+        await runner.on_event(workspace_of(raw.subject, settings.subject_prefix), position)
