@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast lint format bench clean
+.PHONY: help install run test test-fast lint format bench clean cluster-test
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -34,8 +34,20 @@ format: $(STAMP) ## Apply ruff's formatting and safe fixes
 test: lint ## Lint, then the whole test suite against real NATS and PostgreSQL
 	$(BIN)/pytest
 
-bench: $(STAMP) ## Performance figures, each with its ratio to the ceiling it names
-	$(BIN)/python -m bench
+cluster-test: $(STAMP) ## 3 clustered nats-servers on loopback; one dies mid-stream, nothing is lost
+	$(BIN)/pytest tests/integration/cluster/test_nats_cluster.py
+
+# faraday-plugins (Faraday's parser library) is a comparison point for `make bench` only:
+# it lives in a venv of its own and is never a dependency of vigil.
+FARADAY := .venv-faraday/bin/faraday-plugins
+
+$(FARADAY):
+	@$(PYTHON) -m venv .venv-faraday
+	@echo "Installing faraday-plugins into .venv-faraday (bench comparison only)..."
+	@.venv-faraday/bin/python -m pip install --quiet faraday-plugins
+
+bench: $(STAMP) $(FARADAY) ## Performance figures, each with its ratio to the ceiling it names
+	VIGIL_FARADAY_PLUGINS=$(FARADAY) $(BIN)/python -m bench
 
 clean: ## Stop nothing, delete .venv and .vigil (stop `make run` first)
-	rm -rf $(VENV) .vigil
+	rm -rf $(VENV) .venv-faraday .vigil

@@ -12,6 +12,7 @@ backs it up.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from shared.contracts.base import (
     decode_event,
     new_event_id,
 )
+from shared.wire import WireEvent
 
 if TYPE_CHECKING:
     import uuid
@@ -36,8 +38,10 @@ __all__ = (
     "NOTIFY_CHANNEL",
     "ConcurrencyError",
     "EventStore",
+    "ImportConflict",
     "StreamWrite",
     "record_from_row",
+    "wire_from_row",
 )
 
 NOTIFY_CHANNEL = "vigil_events"
@@ -58,6 +62,21 @@ _COLUMNS = (
 )
 _SELECT = "SELECT " + ", ".join(_COLUMNS) + " FROM events"
 _encode = msgspec.json.Encoder().encode
+_NUL_ESCAPE = re.compile(rb"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def _to_jsonb(value: object) -> bytes:
+    """JSON for a jsonb column: PostgreSQL cannot store U+0000, so it becomes U+FFFD.
+
+    Scanner output does carry NUL characters (binary evidence); refusing the
+    whole import for them would be worse than replacing them.
+    """
+    encoded = _encode(value)
+    if b"\\u0000" in encoded:
+        encoded = _NUL_ESCAPE.sub(rb"\1\\ufffd", encoded)
+    return encoded
+
+
 _metadata_decoder = msgspec.json.Decoder(EventMetadata)
 
 
@@ -71,6 +90,10 @@ class ConcurrencyError(Exception):
         self.stream_id = stream_id
         self.expected = expected
         self.actual = actual
+
+
+class ImportConflict(Exception):
+    """An imported event does not follow its stream as this log holds it; nothing was written."""
 
 
 class StreamWrite(msgspec.Struct, frozen=True, kw_only=True):
@@ -100,6 +123,44 @@ def record_from_row(row: asyncpg.Record) -> RecordedEvent:
         metadata=_metadata_decoder.decode(row["metadata"]),
         recorded_at=row["recorded_at"],
     )
+
+
+def wire_from_row(row: asyncpg.Record) -> WireEvent:
+    """One ``events`` row as it travels on the wire: data and metadata stay raw JSON."""
+    return WireEvent(
+        position=row["position"],
+        event_id=row["event_id"],
+        stream_id=row["stream_id"],
+        stream_version=row["stream_version"],
+        workspace_id=row["workspace_id"],
+        type=row["event_type"],
+        schema_version=row["schema_version"],
+        data=msgspec.Raw(row["data"]),
+        metadata=msgspec.Raw(row["metadata"]),
+        recorded_at=row["recorded_at"],
+    )
+
+
+def _page_query(
+    after: int,
+    limit: int,
+    workspace_id: str | None,
+    types: Sequence[str] | None,
+    up_to: int | None,
+) -> tuple[str, list[Any]]:
+    clauses = ["position > $1"]
+    args: list[Any] = [after]
+    if workspace_id is not None:
+        args.append(workspace_id)
+        clauses.append(f"workspace_id = ${len(args)}")
+    if types:
+        args.append(list(types))
+        clauses.append(f"event_type = ANY(${len(args)}::text[])")
+    if up_to is not None:
+        args.append(up_to)
+        clauses.append(f"position <= ${len(args)}")
+    args.append(limit)
+    return f"{_SELECT} WHERE {' AND '.join(clauses)} ORDER BY position LIMIT ${len(args)}", args
 
 
 class EventStore:
@@ -158,7 +219,7 @@ class EventStore:
         versions = await self._stream_versions(conn, {w.stream_id for w in writes})
         head: int = await conn.fetchval("SELECT coalesce(max(position), 0) FROM events")
         now = dt.datetime.now(dt.UTC)
-        encoded_metadata = _encode(metadata)
+        encoded_metadata = _to_jsonb(metadata)
         rows: list[tuple[Any, ...]] = []
         recorded: list[RecordedEvent] = []
         for write in writes:
@@ -178,7 +239,7 @@ class EventStore:
                         write.workspace_id,
                         event.type_name(),
                         event.schema_version,
-                        _encode(event),
+                        _to_jsonb(event),
                         encoded_metadata,
                         now,
                     )
@@ -231,22 +292,25 @@ class EventStore:
         up_to: int | None = None,
     ) -> list[RecordedEvent]:
         """At most `limit` events after position `after`, in log order, optionally filtered."""
-        clauses = ["position > $1"]
-        args: list[Any] = [after]
-        if workspace_id is not None:
-            args.append(workspace_id)
-            clauses.append(f"workspace_id = ${len(args)}")
-        if types:
-            args.append(list(types))
-            clauses.append(f"event_type = ANY(${len(args)}::text[])")
-        if up_to is not None:
-            args.append(up_to)
-            clauses.append(f"position <= ${len(args)}")
-        args.append(limit)
-        query = f"{_SELECT} WHERE {' AND '.join(clauses)} ORDER BY position LIMIT ${len(args)}"
+        query, args = _page_query(after, limit, workspace_id, types, up_to)
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(query, *args)
         return [record_from_row(row) for row in rows]
+
+    async def read_wire(
+        self,
+        *,
+        after: int = 0,
+        limit: int = 1000,
+        workspace_id: str | None = None,
+        types: Sequence[str] | None = None,
+        up_to: int | None = None,
+    ) -> list[WireEvent]:
+        """Like `read_all`, without decoding the data: any type, even unknown, passes as is."""
+        query, args = _page_query(after, limit, workspace_id, types, up_to)
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(query, *args)
+        return [wire_from_row(row) for row in rows]
 
     async def iter_all(
         self, *, after: int = 0, batch_size: int = 5000, workspace_id: str | None = None
@@ -273,3 +337,80 @@ class EventStore:
         async with self._pool.acquire() as conn:
             row = await conn.fetchrow(f"{_SELECT} WHERE event_id = $1", event_id)
         return record_from_row(row) if row else None
+
+    async def import_events(
+        self, events: Sequence[WireEvent], *, conn: Connection | None = None
+    ) -> tuple[int, int]:
+        """Append events recorded by another log, atomically; returns (imported, skipped).
+
+        Each keeps its event id, stream and stream version, workspace, data,
+        metadata and recording time; it gets the next position here, in the
+        order given. Events whose id the log already holds are skipped, so
+        importing the same export twice changes nothing. With `conn`, the
+        import joins the caller's transaction (a whole file in several calls,
+        all or nothing), holding the append lock until it commits.
+
+        Raises:
+            ImportConflict: an event's stream version does not follow its stream here.
+            UnknownEventType: an event type this version of vigil does not know.
+            msgspec.ValidationError: an event's data does not match its type.
+        """
+        for event in events:
+            decode_event(event.type, event.schema_version, bytes(event.data))
+            _metadata_decoder.decode(event.metadata)
+        if conn is not None:
+            return await self._import(conn, events)
+        async with self._pool.acquire() as own, own.transaction():
+            return await self._import(own, events)
+
+    async def _import(self, conn: Connection, events: Sequence[WireEvent]) -> tuple[int, int]:
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _APPEND_LOCK)
+        present = {
+            row["event_id"]
+            for row in await conn.fetch(
+                "SELECT event_id FROM events WHERE event_id = ANY($1::uuid[])",
+                [e.event_id for e in events],
+            )
+        }
+        fresh = []
+        for event in events:
+            if event.event_id not in present:
+                present.add(event.event_id)
+                fresh.append(event)
+        if not fresh:
+            return 0, len(events)
+        versions = await self._stream_versions(conn, {e.stream_id for e in fresh})
+        head: int = await conn.fetchval("SELECT coalesce(max(position), 0) FROM events")
+        rows: list[tuple[Any, ...]] = []
+        for event in fresh:
+            expected = versions.get(event.stream_id, 0) + 1
+            if event.stream_version != expected:
+                raise ImportConflict(
+                    f"event {event.event_id} is version {event.stream_version} of stream"
+                    f" {event.stream_id!r}, which is at version {expected - 1} here"
+                )
+            versions[event.stream_id] = expected
+            head += 1
+            rows.append(
+                (
+                    head,
+                    event.event_id,
+                    event.stream_id,
+                    event.stream_version,
+                    event.workspace_id,
+                    event.type,
+                    event.schema_version,
+                    bytes(event.data),
+                    bytes(event.metadata),
+                    event.recorded_at,
+                )
+            )
+        await conn.copy_records_to_table("events", records=rows, columns=_COLUMNS)
+        await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, str(head))
+        return len(fresh), len(events) - len(fresh)
+
+    async def get_wire(self, event_id: uuid.UUID) -> WireEvent | None:
+        """One event by id, undecoded (see `read_wire`), or None."""
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(f"{_SELECT} WHERE event_id = $1", event_id)
+        return wire_from_row(row) if row else None

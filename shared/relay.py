@@ -34,11 +34,20 @@ from shared.wire import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     from nats.js import JetStreamContext
 
+    from shared.database import Connection
     from shared.settings import Settings
 
-__all__ = ("Relay", "ensure_stream", "stream_head_position")
+__all__ = (
+    "Relay",
+    "ensure_stream",
+    "publish_rows",
+    "republish",
+    "stream_head_position",
+)
 
 _RELAY_LOCK = 0x76696772  # "vigr"
 _BATCH = 5000
@@ -57,8 +66,14 @@ class _Origin(msgspec.Struct):
 _origin = msgspec.json.Decoder(_Origin)
 
 
-async def ensure_stream(js: JetStreamContext, settings: Settings, replicas: int = 1) -> None:
-    """Create the events stream if it does not exist (file storage, no limits)."""
+async def ensure_stream(
+    js: JetStreamContext, settings: Settings, replicas: int | None = None
+) -> None:
+    """Create the events stream if it does not exist (file storage, no limits).
+
+    `replicas` defaults to ``settings.stream_replicas`` (``VIGIL_STREAM_REPLICAS``):
+    3 on a 3-node JetStream cluster, 1 on a single server.
+    """
     try:
         await js.stream_info(settings.stream_name)
     except NotFoundError:
@@ -67,7 +82,7 @@ async def ensure_stream(js: JetStreamContext, settings: Settings, replicas: int 
                 name=settings.stream_name,
                 subjects=[f"{settings.subject_prefix}.>"],
                 storage=StorageType.FILE,
-                num_replicas=replicas,
+                num_replicas=replicas or settings.stream_replicas,
                 duplicate_window=120.0,
             )
         )
@@ -143,44 +158,10 @@ class Relay:
         self._wake.set()
 
     async def _publish_batch(self, conn: asyncpg.Connection) -> int:
-        rows = await conn.fetch(
-            "SELECT position, event_id, stream_id, stream_version, workspace_id, event_type,"
-            " schema_version, data, metadata, recorded_at FROM events"
-            " WHERE position > $1 ORDER BY position LIMIT $2",
-            self.position,
-            _BATCH,
-        )
+        rows = await conn.fetch(_SELECT_AFTER, self.position, _BATCH)
         if not rows:
             return 0
-        acks = []
-        prefix = self._settings.subject_prefix
-        for row in rows:
-            body = WireEvent(
-                position=row["position"],
-                event_id=row["event_id"],
-                stream_id=row["stream_id"],
-                stream_version=row["stream_version"],
-                workspace_id=row["workspace_id"],
-                type=row["event_type"],
-                schema_version=row["schema_version"],
-                data=msgspec.Raw(row["data"]),
-                metadata=msgspec.Raw(row["metadata"]),
-                recorded_at=row["recorded_at"],
-            )
-            headers = {MSG_ID_HEADER: str(body.event_id), POSITION_HEADER: str(body.position)}
-            origin = _origin.decode(body.metadata)
-            if origin.traceparent:
-                headers[TRACEPARENT_HEADER] = origin.traceparent
-                # FastStream links a batch consumer's span to each distinct correlation id.
-                headers[CORRELATION_HEADER] = origin.correlation_id or headers[MSG_ID_HEADER]
-            acks.append(
-                await self._js.publish_async(
-                    event_subject(prefix, body.workspace_id, body.type),
-                    _encode(body),
-                    headers=headers,
-                )
-            )
-        await asyncio.gather(*acks)
+        await publish_rows(self._js, self._settings.subject_prefix, rows)
         self.position = rows[-1]["position"]
         _published.inc(len(rows))
         _position.set(self.position)
@@ -190,3 +171,78 @@ class Relay:
             self.position,
         )
         return len(rows)
+
+
+_SELECT_AFTER = (
+    "SELECT position, event_id, stream_id, stream_version, workspace_id, event_type,"
+    " schema_version, data, metadata, recorded_at FROM events"
+    " WHERE position > $1 ORDER BY position LIMIT $2"
+)
+
+
+async def publish_rows(js: JetStreamContext, prefix: str, rows: Sequence[asyncpg.Record]) -> None:
+    """Publish ``events`` rows in order, many acks in flight, and wait for every ack."""
+    acks = []
+    for row in rows:
+        body = WireEvent(
+            position=row["position"],
+            event_id=row["event_id"],
+            stream_id=row["stream_id"],
+            stream_version=row["stream_version"],
+            workspace_id=row["workspace_id"],
+            type=row["event_type"],
+            schema_version=row["schema_version"],
+            data=msgspec.Raw(row["data"]),
+            metadata=msgspec.Raw(row["metadata"]),
+            recorded_at=row["recorded_at"],
+        )
+        headers = {MSG_ID_HEADER: str(body.event_id), POSITION_HEADER: str(body.position)}
+        origin = _origin.decode(body.metadata)
+        if origin.traceparent:
+            headers[TRACEPARENT_HEADER] = origin.traceparent
+            # FastStream links a batch consumer's span to each distinct correlation id.
+            headers[CORRELATION_HEADER] = origin.correlation_id or headers[MSG_ID_HEADER]
+        acks.append(
+            await js.publish_async(
+                event_subject(prefix, body.workspace_id, body.type),
+                _encode(body),
+                headers=headers,
+            )
+        )
+    await asyncio.gather(*acks)
+
+
+async def republish(
+    js: JetStreamContext,
+    settings: Settings,
+    conn: Connection,
+    *,
+    from_position: int = 1,
+    skip_present: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> tuple[int, int]:
+    """Publish the log again from `from_position` (inclusive) to its head; returns (first, last).
+
+    For a stream that was lost or recreated (it is created if missing). With
+    `skip_present`, events up to the position of the stream's last message
+    are left out, so running it twice publishes nothing twice whatever the
+    age of the messages; otherwise ``Nats-Msg-Id`` dedupes repeats within the
+    stream's duplicate window. Returns (0, 0) when there was nothing to publish.
+    """
+    await ensure_stream(js, settings)
+    after = max(from_position - 1, 0)
+    if skip_present:
+        after = max(after, await stream_head_position(js, settings.stream_name))
+    head: int = await conn.fetchval("SELECT coalesce(max(position), 0) FROM events")
+    first, position = after, after
+    while position < head:
+        rows = await conn.fetch(_SELECT_AFTER, position, _BATCH)
+        rows = [row for row in rows if row["position"] <= head]
+        if not rows:
+            break
+        await publish_rows(js, settings.subject_prefix, rows)
+        position = rows[-1]["position"]
+        _published.inc(len(rows))
+        if on_progress is not None:
+            on_progress(position - first, head - first)
+    return (first + 1, position) if position > first else (0, 0)
