@@ -146,8 +146,10 @@ class Relay:
             _log.info("relay active", resume_after=self.position)
             await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
             while not stop.is_set():
+                # Clear before reading: a NOTIFY that lands while the batch is read
+                # must still wake the next wait.
+                self._wake.clear()
                 if not await self._publish_batch(conn):
-                    self._wake.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), 1.0)
         finally:
