@@ -1,14 +1,17 @@
 """Importing one uploaded scan: fetch, detect, parse, stage, decide, append, all or nothing.
 
-Parsing streams the file into the staging table (memory stays flat, progress
-is recorded about once a second). Applying happens in one transaction that
+Parsing streams the file into a local spool (memory stays flat, progress is
+recorded about once a second). Applying happens in one transaction that
 holds the workspace's import lock: it checks that the scan is not finished
 already (so a retried or duplicated job applies once), brings the ingest
-read models up to the log head, and appends every host, service and finding
-event plus `ScanCompleted` in chunks. Finding streams are appended at the
-versions the read model showed, so a concurrent analyst change aborts the
-transaction and the job is retried. A crash anywhere leaves no host or
-finding event behind.
+read models up to the log head (taking their checkpoints), and then, chunk
+by chunk, decides against the read models, appends the host, service and
+finding events with one COPY and applies them to the read models in bulk,
+`ScanCompleted` last. So the read models are up to date when the import
+commits, and the projection consumer finds nothing left to do. Finding
+streams are appended at the versions the read model showed, so a concurrent
+analyst change aborts the transaction and the job is retried. A crash
+anywhere leaves no host or finding event, and no read-model change, behind.
 """
 
 from __future__ import annotations
@@ -35,13 +38,7 @@ from services.ingest.domain import (
 from services.ingest.parsers import registry
 from services.ingest.parsers.base import SNIFF_BYTES
 from services.ingest.parsers.errors import ScanRejected
-from services.ingest.staging import (
-    Stager,
-    clear_staging,
-    staged_assets,
-    staged_findings,
-    staged_services,
-)
+from services.ingest.staging import Spool
 from shared.contracts import (
     OPEN_STATUSES,
     EventMetadata,
@@ -57,7 +54,7 @@ from shared.eventstore import StreamWrite
 from shared.objectstore import ObjectMissing
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Collection, Iterable, Sequence
 
     import asyncpg
 
@@ -82,12 +79,13 @@ class ScanNotFound(LookupError):
 
 
 class _Parsed:
-    """What parsing a file yielded besides the staged items."""
+    """What parsing a file yielded: its format and scanner(s), and the spooled items."""
 
-    def __init__(self, format: str, scanner: str, scanners: set[str]) -> None:
+    def __init__(self, format: str, scanner: str, scanners: set[str], spool: Spool) -> None:
         self.format = format
         self.scanner = scanner
         self.scanners = scanners
+        self.spool = spool
 
 
 class Importer:
@@ -133,26 +131,26 @@ class Importer:
             [ScanStarted(scan_id=scan_id, workspace_id=workspace_id, attempt=attempt)],
             metadata=meta,
         )
-        try:
-            parsed = await self._stage(uploaded, meta)
-        except ScanRejected as rejected:
-            await self.fail(uploaded.scan_id, workspace_id, str(rejected), meta=meta)
-            return
-        except ObjectMissing:
-            reason = "The uploaded file is no longer in the object store; upload it again."
-            await self.fail(uploaded.scan_id, workspace_id, reason, meta=meta)
-            return
-        await self._apply(uploaded, parsed, meta)
+        with Spool(workspace_id, scanner_hint=uploaded.scanner_hint) as spool:
+            try:
+                parsed = await self._stage(uploaded, spool, meta)
+            except ScanRejected as rejected:
+                await self.fail(uploaded.scan_id, workspace_id, str(rejected), meta=meta)
+                return
+            except ObjectMissing:
+                reason = "The uploaded file is no longer in the object store; upload it again."
+                await self.fail(uploaded.scan_id, workspace_id, reason, meta=meta)
+                return
+            await self._apply(uploaded, parsed, meta)
 
     async def fail(
         self, scan_id: str, workspace_id: str, reason: str, *, meta: EventMetadata | None = None
     ) -> None:
-        """Record `ScanFailed` (unless the scan already finished) and drop its staged rows."""
+        """Record `ScanFailed` (unless the scan already finished)."""
         async with self._pool.acquire() as conn, conn.transaction():
             await self._lock(conn, workspace_id)
             if await self._finished(conn, scan_id):
                 return
-            await clear_staging(conn, scan_id)
             failed = ScanFailed(scan_id=scan_id, workspace_id=workspace_id, reason=reason)
             await self._store.append_to_stream(
                 scan_stream(scan_id), workspace_id, [failed], metadata=meta, conn=conn
@@ -161,12 +159,8 @@ class Importer:
 
     # --- parsing -----------------------------------------------------------------------
 
-    async def _stage(self, uploaded: ScanUploaded, meta: EventMetadata) -> _Parsed:
-        async with (
-            self._objects.download(uploaded.object_name) as file,
-            self._pool.acquire() as conn,
-        ):
-            await clear_staging(conn, uploaded.scan_id)
+    async def _stage(self, uploaded: ScanUploaded, spool: Spool, meta: EventMetadata) -> _Parsed:
+        async with self._objects.download(uploaded.object_name) as file:
             head = file.read(SNIFF_BYTES)
             file.seek(0)
             parser = (
@@ -174,23 +168,14 @@ class Importer:
                 if uploaded.format_hint
                 else self._formats.detect_format(head)
             )
-            stager = Stager(
-                conn,
-                uploaded.workspace_id,
-                uploaded.scan_id,
-                scanner_hint=uploaded.scanner_hint,
-                chunk=self._chunk,
-            )
             next_progress = time.monotonic() + self._progress_every
             for item in _guarded(parser, file):
-                await stager.add(item)
+                spool.add(item)
                 if time.monotonic() >= next_progress:
-                    await stager.flush()
-                    await self._progress(uploaded, file.tell(), stager.items, meta)
+                    await self._progress(uploaded, file.tell(), spool.items, meta)
                     next_progress = time.monotonic() + self._progress_every
-            await stager.flush()
         scanner = uploaded.scanner_hint or parser.scanner
-        return _Parsed(parser.format, scanner, stager.scanners | {scanner})
+        return _Parsed(parser.format, scanner, spool.scanners | {scanner}, spool)
 
     async def _progress(
         self, uploaded: ScanUploaded, bytes_read: int, items: int, meta: EventMetadata
@@ -214,7 +199,10 @@ class Importer:
             if await self._finished(conn, scan_id):
                 return
             head: int = await conn.fetchval("SELECT coalesce(max(position), 0) FROM events")
-            await self._runner.catch_up(workspace_id, head)
+            # Checkpoints first, tables second (the order every runner takes them in);
+            # they stay locked until the commit, which also moves them past this import.
+            for projection in self._runner.projections:
+                await self._runner.catch_up_in(conn, workspace_id, head, projection)
             ctx = ImportContext(
                 workspace_id=workspace_id,
                 scan_id=scan_id,
@@ -231,7 +219,7 @@ class Importer:
                 scan_id,
             )
             if duplicate_of is None:
-                await self._decide_all(conn, ctx, parsed.scanners, tally, meta)
+                await self._decide_all(conn, ctx, parsed, tally, meta)
             done = completed(ctx, tally, format=parsed.format, scanner=parsed.scanner)
             if duplicate_of is not None:
                 done = ScanCompleted(
@@ -241,29 +229,27 @@ class Importer:
                     scanner=parsed.scanner,
                     duplicate_of=duplicate_of,
                 )
-            await self._store.append_to_stream(
+            recorded = await self._store.append_to_stream(
                 scan_stream(scan_id), workspace_id, [done], metadata=meta, conn=conn
             )
-            await clear_staging(conn, scan_id)
+            await self._runner.apply_appended(conn, workspace_id, recorded)
         _log.info("scan applied", scan_id=scan_id, duplicate_of=duplicate_of)
 
     async def _decide_all(
         self,
         conn: Connection,
         ctx: ImportContext,
-        scanners: set[str],
+        parsed: _Parsed,
         tally: Tally,
         meta: EventMetadata,
     ) -> None:
-        ws = ctx.workspace_id
-        covered: set[str] = set()
-        async for assets in staged_assets(conn, ctx.scan_id):
+        ws, spool = ctx.workspace_id, parsed.spool
+        for assets in spool.assets(self._chunk):
             hosts = await _known_hosts(conn, ws, [aid for aid, _ in assets])
             tally.hosts += len(assets)
-            covered.update(aid for aid, _ in assets)
             changes = [decide_host(ctx, aid, asset, hosts.get(aid)) for aid, asset in assets]
-            await self._append(conn, changes, meta)
-        async for services in staged_services(conn, ctx.scan_id):
+            await self._append(conn, ws, changes, meta)
+        for services in spool.services(self._chunk):
             known_services = await _known_services(conn, ws, services)
             tally.services += len(services)
             changes = [
@@ -272,20 +258,27 @@ class Importer:
                 )
                 for aid, svc in services
             ]
-            await self._append(conn, changes, meta)
-        async for findings, repeats in staged_findings(conn, ctx.scan_id):
+            await self._append(conn, ws, changes, meta)
+        for findings, repeats in spool.findings(self._chunk // 2):
             known = await _known_findings(conn, ws, [fp for fp, _ in findings])
             tally.duplicates += repeats
             changes = [decide_finding(ctx, fp, f, known.get(fp), tally) for fp, f in findings]
-            await self._append(conn, changes, meta)
-        candidates = await _open_in_covered_assets(conn, ws, ctx.scan_id)
-        closures = list(decide_closures(ctx, candidates, (), covered, scanners, tally))
-        for start in range(0, len(closures), 1000):
-            await self._append(conn, closures[start : start + 1000], meta)
+            await self._append(conn, ws, changes, meta)
+        candidates = await _open_in_covered_assets(conn, ws, spool.covered)
+        closures = list(
+            decide_closures(ctx, candidates, spool.reported, spool.covered, parsed.scanners, tally)
+        )
+        for start in range(0, len(closures), self._chunk):
+            await self._append(conn, ws, closures[start : start + self._chunk], meta)
 
     async def _append(
-        self, conn: Connection, changes: Iterable[Change | None], meta: EventMetadata
+        self,
+        conn: Connection,
+        workspace_id: str,
+        changes: Iterable[Change | None],
+        meta: EventMetadata,
     ) -> None:
+        """Append the changes with one COPY and apply them to the read models at once."""
         writes = [
             StreamWrite(
                 stream_id=change.stream_id,
@@ -297,7 +290,8 @@ class Importer:
             if change is not None
         ]
         if writes:
-            await self._store.append(writes, metadata=meta, conn=conn)
+            recorded = await self._store.append(writes, metadata=meta, conn=conn)
+            await self._runner.apply_appended(conn, workspace_id, recorded)
 
     @staticmethod
     async def _lock(conn: Connection, workspace_id: str) -> None:
@@ -413,15 +407,15 @@ async def _known_findings(conn: Connection, ws: str, fps: Sequence[str]) -> dict
     return {r["fingerprint"]: _known_finding(r) for r in rows}
 
 
-async def _open_in_covered_assets(conn: Connection, ws: str, scan_id: str) -> list[KnownFinding]:
-    """Open findings on the assets the scan covered that it did not report (close candidates)."""
+async def _open_in_covered_assets(
+    conn: Connection, ws: str, covered: Collection[str]
+) -> list[KnownFinding]:
+    """Open findings on the assets the scan covered (close candidates, reported ones included)."""
     rows = await conn.fetch(
-        f"{_FINDING_STATE} f WHERE f.workspace_id = $1 AND f.status = ANY($2::text[])"
-        " AND f.asset_id IN (SELECT key FROM ingest_staging WHERE scan_id = $3 AND kind = 1)"
-        " AND NOT EXISTS (SELECT 1 FROM ingest_staging s"
-        " WHERE s.scan_id = $3 AND s.kind = 3 AND s.key = f.fingerprint)",
+        f"{_FINDING_STATE} WHERE workspace_id = $1 AND status = ANY($2::text[])"
+        " AND asset_id = ANY($3::text[])",
         ws,
         sorted(str(s) for s in OPEN_STATUSES),
-        scan_id,
+        list(covered),
     )
     return [_known_finding(r) for r in rows]

@@ -1,0 +1,173 @@
+"""Import throughput (upload to read models) against raw appends and faraday-plugins' parse."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import nats
+
+from bench import generate
+from bench.harness import Figure, report
+from services.ingest.projections import ingest_projections
+from shared.contracts import ScanCompleted, ScanUploaded, scan_stream
+from shared.database import connect_pool
+from shared.eventstore import EventStore, StreamWrite
+from shared.migrations import apply_migrations
+from shared.objectstore import ScanObjectStore
+from shared.projections import ProjectionRunner
+from shared.settings import Settings
+from tests.support.events import NoteTaken
+
+RSS_CEILING = 300 * 1024 * 1024
+FARADAY = os.environ.get("VIGIL_FARADAY_PLUGINS") or shutil.which("faraday-plugins")
+
+
+async def _chunks(path: Path) -> AsyncIterator[bytes]:
+    with path.open("rb") as file:
+        while chunk := file.read(1 << 20):
+            yield chunk
+
+
+async def _import(settings: Settings, store: EventStore, path: Path) -> tuple[float, int, int, int]:
+    """Upload, import in a child process, project; returns seconds, events, findings, peak RSS."""
+    assert settings.nats_url
+    assert settings.database_url
+    workspace = f"bench-{secrets.token_hex(4)}"
+    scan_id = f"scan-{secrets.token_hex(6)}"
+    nc = await nats.connect(settings.nats_url)
+    started = time.perf_counter()
+    stored = await ScanObjectStore(nc.jetstream()).put(scan_id, _chunks(path))
+    [uploaded] = await store.append_to_stream(
+        scan_stream(scan_id),
+        workspace,
+        [
+            ScanUploaded(
+                scan_id=scan_id, workspace_id=workspace, object_name=scan_id,
+                filename=path.name, size=stored.size, sha256=stored.sha256,
+            )
+        ],
+    )  # fmt: skip
+    env = {
+        **os.environ,
+        "VIGIL_NATS_URL": settings.nats_url,
+        "VIGIL_DATABASE_URL": settings.database_url,
+    }
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.import_once", scan_id, workspace,
+        env=env, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, _ = await child.communicate()
+    rss = int(out.split()[-1])
+    head = await store.head_position()
+    pool = store._pool
+    await ProjectionRunner(pool, ingest_projections()).catch_up(workspace, head)
+    seconds = time.perf_counter() - started
+    await nc.close()
+    async with pool.acquire() as conn:  # counted in SQL: the bench's own memory stays flat
+        events: int = await conn.fetchval(
+            "SELECT count(*) FROM events WHERE workspace_id = $1 AND position > $2",
+            workspace,
+            uploaded.position,
+        )
+    [completed] = [
+        e.data
+        for e in await store.read_stream(scan_stream(scan_id))
+        if isinstance(e.data, ScanCompleted)
+    ]
+    return seconds, events, completed.findings + completed.services, rss
+
+
+async def _raw_append(store: EventStore, events: int) -> float:
+    """Seconds to append `events` small events in batches of 2,000 (the ceiling)."""
+    started = time.perf_counter()
+    for start in range(0, events, 2000):
+        size = min(2000, events - start)
+        await store.append(
+            [StreamWrite(stream_id=f"raw-{start}-{i}", workspace_id="bench-raw",
+                         events=[NoteTaken(text="x" * 200, n=i)]) for i in range(size)]
+        )  # fmt: skip
+    return time.perf_counter() - started
+
+
+async def _faraday_parse(path: Path) -> float | None:
+    if FARADAY is None:
+        return None
+    started = time.perf_counter()
+    child = await asyncio.create_subprocess_exec(
+        FARADAY, "process-report", str(path),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    await child.wait()
+    return time.perf_counter() - started
+
+
+async def run(settings: Settings) -> list[Figure]:
+    assert settings.database_url
+    pool = await connect_pool(settings.database_url, max_size=4)
+    async with pool.acquire() as conn:
+        await apply_migrations(conn, "ingest", "services.ingest")
+    store = EventStore(pool)
+    figures = []
+    with tempfile.TemporaryDirectory(prefix="vigil-bench-") as folder:
+        files = {
+            "Nessus 200 hosts x 49 items (~40 MB)": (generate.nessus, (200, 49)),
+            "nmap 20,000 hosts (~14 MB)": (generate.nmap, (20_000,)),
+            "Nessus ~100 MB (600 hosts x 60 items)": (generate.nessus, (600, 60)),
+        }
+        for label, (make, args) in files.items():
+            path = Path(folder) / f"{secrets.token_hex(3)}.scan"
+            make(path, *args)  # type: ignore[operator]
+            seconds, events, items, rss = await _import(settings, store, path)
+            ceiling = await _raw_append(store, events)
+            figures.append(report(Figure(f"{label}: import, upload to read models", seconds, "s")))
+            figures.append(
+                report(
+                    Figure(
+                        f"{label}: findings+services/s vs raw append of {events:,} events",
+                        items / seconds,
+                        "items/s",
+                        ceiling=items / ceiling,
+                        target="ratio >= 0.3",
+                        meets=ceiling / seconds >= 0.3,
+                    )
+                )
+            )
+            figures.append(
+                report(
+                    Figure(
+                        f"{label}: importer peak RSS",
+                        rss / 2**20,
+                        "MiB",
+                        ceiling=RSS_CEILING / 2**20,
+                        target="< 300 MiB",
+                        meets=rss < RSS_CEILING,
+                    )
+                )
+            )
+            faraday = await _faraday_parse(path)
+            if faraday is None:
+                print("  faraday-plugins not installed: `make bench` installs the bench extra")
+            else:
+                figures.append(
+                    report(
+                        Figure(
+                            f"{label}: faraday-plugins parse alone",
+                            faraday,
+                            "s",
+                            ceiling=seconds,
+                            target="ratio > 1 (vigil faster)",
+                            meets=faraday > seconds,
+                        )
+                    )
+                )
+            path.unlink()
+    await pool.close()
+    return figures

@@ -1,0 +1,312 @@
+"""Set-based application of many inventory events: COPY into a temp table, one statement.
+
+`InventoryProjection.apply_batch` splits a batch into *rounds* in which no
+row (host, service or finding) is touched twice: the n-th event on a row goes
+to round n. Events on different rows commute (every statement touches its
+own row only), so applying round after round, each kind of event of a round
+with one statement, leaves the tables exactly as applying the events one by
+one in log order. Each statement mirrors its per-event twin in
+`services.ingest.projections`.
+
+PostgreSQL text cannot hold U+0000; the log stores it as U+FFFD (see
+`shared.eventstore`), so events applied straight from memory are cleaned the
+same way here.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+from services.ingest.identity import SEVERITY_RANK
+from shared.contracts import (
+    FindingClosed,
+    FindingDetected,
+    FindingObserved,
+    FindingReopened,
+    HostChanged,
+    HostDetected,
+    ServiceChanged,
+    ServiceDetected,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from shared.contracts import FindingDetails, RecordedEvent
+    from shared.database import Connection
+
+__all__ = ("BATCH_THRESHOLD", "apply_in_bulk", "bulk_kind", "clean", "rounds")
+
+BATCH_THRESHOLD = 16
+"""Fewer events of one kind in a round than this are applied one by one."""
+
+
+def clean(value: Any) -> Any:
+    """`value` with U+0000 replaced by U+FFFD in strings (and lists of strings), as the log does."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, list | tuple):
+        return [clean(v) for v in value]
+    return value
+
+
+def row_key(event: RecordedEvent) -> tuple[object, ...]:
+    """The read-model row an inventory event touches."""
+    data: Any = event.data
+    match data:
+        case HostDetected() | HostChanged():
+            return ("host", data.workspace_id, data.asset_id)
+        case ServiceDetected() | ServiceChanged():
+            return ("service", data.workspace_id, data.asset_id, data.port, data.protocol)
+        case _:
+            return ("finding", data.workspace_id, data.fingerprint)
+
+
+def rounds(events: Sequence[RecordedEvent]) -> list[list[RecordedEvent]]:
+    """`events` split into rounds: the n-th event on a row is in round n, log order kept."""
+    seen: dict[tuple[object, ...], int] = defaultdict(int)
+    out: list[list[RecordedEvent]] = []
+    for event in events:
+        key = row_key(event)
+        n = seen[key]
+        seen[key] = n + 1
+        if n == len(out):
+            out.append([])
+        out[n].append(event)
+    return out
+
+
+_HOSTS = "_ingest_batch_hosts"
+_HOST_COLUMNS = (
+    "workspace_id", "asset_id", "kind", "key", "address", "hostnames", "os", "mac",
+    "at", "scan_id", "position",
+)  # fmt: skip
+_HOST_DDL = (
+    "workspace_id text, asset_id text, kind text, key text, address text, hostnames text[],"
+    " os text, mac text, at timestamptz, scan_id text, position bigint"
+)
+_SERVICES = "_ingest_batch_services"
+_SERVICE_COLUMNS = (
+    "workspace_id", "asset_id", "port", "protocol", "state", "name", "product", "version",
+    "at", "scan_id", "position",
+)  # fmt: skip
+_SERVICE_DDL = (
+    "workspace_id text, asset_id text, port integer, protocol text, state text, name text,"
+    " product text, version text, at timestamptz, scan_id text, position bigint"
+)
+_FINDINGS = "_ingest_batch_findings"
+_DETAIL_COLUMNS = (
+    "title", "severity", "severity_rank", "rule_id", "location", "description", "solution",
+    "references", "cve", "cwe", "cvss_vector", "cvss_score", "evidence",
+)  # fmt: skip
+_FINDING_COLUMNS = (
+    "workspace_id", "fingerprint", *_DETAIL_COLUMNS, "asset_id", "asset_kind", "asset_key",
+    "port", "protocol", "scanner", "scope", "at", "scan_id", "scan_sha256", "reopened",
+    "version", "position",
+)  # fmt: skip
+_FINDING_DDL = (
+    "workspace_id text, fingerprint text, title text, severity text, severity_rank smallint,"
+    ' rule_id text, location text, description text, solution text, "references" text[],'
+    " cve text[], cwe text[], cvss_vector text, cvss_score double precision, evidence text,"
+    " asset_id text, asset_kind text, asset_key text, port integer, protocol text,"
+    " scanner text, scope text, at timestamptz, scan_id text, scan_sha256 text,"
+    " reopened boolean, version integer, position bigint"
+)
+
+_INSERT_HOSTS = (
+    "INSERT INTO ingest_hosts (workspace_id, asset_id, kind, key, address, hostnames, os, mac,"
+    " first_seen, last_seen, first_scan_id, last_scan_id, position)"
+    " SELECT workspace_id, asset_id, kind, key, address, hostnames, os, mac, at, at, scan_id,"
+    f" scan_id, position FROM {_HOSTS} ON CONFLICT (workspace_id, asset_id) DO NOTHING"
+)
+_UPDATE_HOSTS = (
+    "UPDATE ingest_hosts h SET address = b.address, hostnames = b.hostnames, os = b.os,"
+    " mac = b.mac, last_seen = b.at, last_scan_id = b.scan_id, position = b.position"
+    f" FROM {_HOSTS} b WHERE h.workspace_id = b.workspace_id AND h.asset_id = b.asset_id"
+)
+_INSERT_SERVICES = (
+    "INSERT INTO ingest_services (workspace_id, asset_id, port, protocol, state, name, product,"
+    " version, first_seen, last_seen, first_scan_id, last_scan_id, position)"
+    " SELECT workspace_id, asset_id, port, protocol, state, name, product, version, at, at,"
+    f" scan_id, scan_id, position FROM {_SERVICES}"
+    " ON CONFLICT (workspace_id, asset_id, port, protocol) DO NOTHING"
+)
+_UPDATE_SERVICES = (
+    "UPDATE ingest_services s SET state = b.state, name = b.name, product = b.product,"
+    " version = b.version, last_seen = b.at, last_scan_id = b.scan_id, position = b.position"
+    f" FROM {_SERVICES} b WHERE s.workspace_id = b.workspace_id AND s.asset_id = b.asset_id"
+    " AND s.port = b.port AND s.protocol = b.protocol"
+)
+_DETAILS_FROM_B = ", ".join(f'"{c}" = b."{c}"' for c in _DETAIL_COLUMNS)
+_INSERT_FINDINGS = (
+    "INSERT INTO ingest_findings (workspace_id, fingerprint, title, severity, severity_rank,"
+    ' rule_id, location, description, solution, "references", cve, cwe, cvss_vector,'
+    " cvss_score, evidence, asset_id, asset_kind, asset_key, port, protocol, status, scanners,"
+    " scopes, observations, first_seen, last_seen, first_scan_id, last_scan_id,"
+    " last_scan_sha256, version, position)"
+    " SELECT workspace_id, fingerprint, title, severity, severity_rank, rule_id, location,"
+    ' description, solution, "references", cve, cwe, cvss_vector, cvss_score, evidence,'
+    " asset_id, asset_kind, asset_key, port, protocol, 'open', ARRAY[scanner],"
+    " CASE WHEN scope IS NULL THEN '{}'::text[] ELSE ARRAY[scope] END, 1, at, at, scan_id,"
+    f" scan_id, scan_sha256, version, position FROM {_FINDINGS}"
+    " ON CONFLICT (workspace_id, fingerprint) DO NOTHING"
+)
+_UPDATE_SEEN = (
+    f"UPDATE ingest_findings f SET {_DETAILS_FROM_B}, last_seen = b.at,"
+    " last_scan_id = b.scan_id, last_scan_sha256 = b.scan_sha256,"
+    " observations = f.observations + 1,"
+    " scanners = CASE WHEN b.scanner = ANY(f.scanners) THEN f.scanners"
+    " ELSE f.scanners || b.scanner END,"
+    " scopes = CASE WHEN b.scope IS NULL OR b.scope = ANY(f.scopes) THEN f.scopes"
+    " ELSE f.scopes || b.scope END,"
+    " status = CASE WHEN b.reopened THEN 'reopened' ELSE f.status END,"
+    " closed_at = CASE WHEN b.reopened THEN NULL ELSE f.closed_at END,"
+    " version = b.version, position = b.position"
+    f" FROM {_FINDINGS} b WHERE f.workspace_id = b.workspace_id"
+    " AND f.fingerprint = b.fingerprint"
+)
+_UPDATE_CLOSED = (
+    "UPDATE ingest_findings f SET status = 'fixed', closed_at = b.closed_at,"
+    " version = b.version, position = b.position"
+    " FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::integer[], $5::bigint[])"
+    " AS b(workspace_id, fingerprint, closed_at, version, position)"
+    " WHERE f.workspace_id = b.workspace_id AND f.fingerprint = b.fingerprint"
+)
+
+
+def _details(details: FindingDetails) -> tuple[Any, ...]:
+    return (
+        clean(details.title),
+        details.severity,
+        SEVERITY_RANK[details.severity],
+        clean(details.rule_id),
+        clean(details.location),
+        clean(details.description),
+        clean(details.solution),
+        clean(details.references),
+        clean(details.cve),
+        clean(details.cwe),
+        clean(details.cvss_vector),
+        details.cvss_score,
+        clean(details.evidence),
+    )
+
+
+def _host_row(event: RecordedEvent) -> tuple[Any, ...]:
+    host: Any = event.data
+    detected = isinstance(host, HostDetected)
+    return (
+        host.workspace_id,
+        host.asset_id,
+        clean(host.kind) if detected else None,
+        clean(host.key) if detected else None,
+        clean(host.address),
+        clean(host.hostnames),
+        clean(host.os),
+        clean(host.mac),
+        host.first_seen if detected else host.seen_at,
+        host.scan_id,
+        event.position,
+    )
+
+
+def _service_row(event: RecordedEvent) -> tuple[Any, ...]:
+    service: Any = event.data
+    detected = isinstance(service, ServiceDetected)
+    return (
+        service.workspace_id,
+        service.asset_id,
+        service.port,
+        clean(service.protocol),
+        clean(service.state),
+        clean(service.name),
+        clean(service.product),
+        clean(service.version),
+        service.first_seen if detected else service.seen_at,
+        service.scan_id,
+        event.position,
+    )
+
+
+def _finding_row(event: RecordedEvent) -> tuple[Any, ...]:
+    found: Any = event.data
+    detected = isinstance(found, FindingDetected)
+    return (
+        found.workspace_id,
+        found.fingerprint,
+        *_details(found.details),
+        found.asset_id if detected else None,
+        clean(found.asset_kind) if detected else None,
+        clean(found.asset_key) if detected else None,
+        found.port if detected else None,
+        clean(found.protocol) if detected else None,
+        clean(found.scanner),
+        clean(found.scope),
+        found.first_seen if detected else found.seen_at,
+        found.scan_id,
+        found.scan_sha256,
+        isinstance(found, FindingReopened),
+        event.stream_version,
+        event.position,
+    )
+
+
+async def _through_temp(
+    conn: Connection,
+    table: str,
+    ddl: str,
+    columns: tuple[str, ...],
+    records: list[tuple[Any, ...]],
+    statement: str,
+) -> None:
+    """COPY `records` into a session temp table, run `statement` over it, empty it again."""
+    await conn.execute(
+        "SET LOCAL client_min_messages = warning;"
+        f" CREATE TEMP TABLE IF NOT EXISTS {table} ({ddl}) ON COMMIT DELETE ROWS"
+    )
+    await conn.copy_records_to_table(table, records=records, columns=columns)
+    await conn.execute(statement)
+    await conn.execute(f"TRUNCATE {table}")
+
+
+_KINDS: dict[type[object], str] = {
+    HostDetected: "host+",
+    HostChanged: "host~",
+    ServiceDetected: "service+",
+    ServiceChanged: "service~",
+    FindingDetected: "finding+",
+    FindingObserved: "finding~",
+    FindingReopened: "finding~",
+    FindingClosed: "closed",
+}
+_STATEMENTS: dict[str, tuple[str, str, tuple[str, ...], Any, str]] = {
+    "host+": (_HOSTS, _HOST_DDL, _HOST_COLUMNS, _host_row, _INSERT_HOSTS),
+    "host~": (_HOSTS, _HOST_DDL, _HOST_COLUMNS, _host_row, _UPDATE_HOSTS),
+    "service+": (_SERVICES, _SERVICE_DDL, _SERVICE_COLUMNS, _service_row, _INSERT_SERVICES),
+    "service~": (_SERVICES, _SERVICE_DDL, _SERVICE_COLUMNS, _service_row, _UPDATE_SERVICES),
+    "finding+": (_FINDINGS, _FINDING_DDL, _FINDING_COLUMNS, _finding_row, _INSERT_FINDINGS),
+    "finding~": (_FINDINGS, _FINDING_DDL, _FINDING_COLUMNS, _finding_row, _UPDATE_SEEN),
+}
+
+
+def bulk_kind(event: RecordedEvent) -> str | None:
+    """The set-based statement an event belongs to, None when it is applied one by one."""
+    return _KINDS.get(type(event.data))
+
+
+async def apply_in_bulk(conn: Connection, kind: str, events: Sequence[RecordedEvent]) -> None:
+    """Apply events of one kind, no two on the same row, with one statement."""
+    if kind == "closed":
+        closed: list[Any] = [e.data for e in events]
+        await conn.execute(
+            _UPDATE_CLOSED,
+            [c.workspace_id for c in closed],
+            [c.fingerprint for c in closed],
+            [c.closed_at for c in closed],
+            [e.stream_version for e in events],
+            [e.position for e in events],
+        )
+        return
+    table, ddl, columns, row, statement = _STATEMENTS[kind]
+    await _through_temp(conn, table, ddl, columns, [row(e) for e in events], statement)
