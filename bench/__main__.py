@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import append, relay
+from bench import append, ingest, relay, replay, reports, triggers, ws_latency
 from bench.harness import Figure, fresh_settings, servers
 
-SUITES = (append, relay)
+SUITES = (append, ws_latency, relay, ingest, replay, triggers, reports)
 
 
 async def main() -> int:

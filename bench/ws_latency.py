@@ -16,8 +16,6 @@ import websockets
 
 from bench.harness import Figure, report
 from services.api.tokens import Role, create_token
-from shared.contracts import WorkspaceCreated
-from shared.contracts.workspace import workspace_stream
 from shared.database import connect_pool
 from shared.eventstore import EventStore
 from shared.settings import Settings
@@ -77,9 +75,11 @@ async def run(settings: Settings) -> list[Figure]:
     async with pool.acquire() as conn:
         token = await create_token(conn, name="bench", role=Role.ADMIN)
     workspace = "bench-ws"
-    await store.append_to_stream(
-        workspace_stream(workspace), workspace, [WorkspaceCreated(workspace_id=workspace, name="b")]
-    )
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http:
+        created = await http.post(
+            f"http://127.0.0.1:{port}/api/v1/workspaces", json={"id": workspace, "name": "bench"}
+        )
+        created.raise_for_status()
     committed: dict[int, float] = {}
     received: list[list[tuple[int, float]]] = [[] for _ in range(CLIENTS)]
     total = RATE * SECONDS
@@ -99,7 +99,15 @@ async def run(settings: Settings) -> list[Figure]:
     ready = asyncio.Event()
     connected: list[int] = []
     clients = [asyncio.create_task(client(i, ready, connected)) for i in range(CLIENTS)]
-    await asyncio.wait_for(ready.wait(), 60)
+    await asyncio.wait_for(
+        asyncio.wait(
+            [asyncio.ensure_future(ready.wait()), *clients], return_when="FIRST_COMPLETED"
+        ),
+        60,
+    )
+    for task in clients:
+        if task.done():
+            task.result()
     await asyncio.sleep(0.5)
     started = time.perf_counter()
     for tick in range(total // BATCH):
@@ -114,7 +122,11 @@ async def run(settings: Settings) -> list[Figure]:
         (at - committed[position]) * 1000 for samples in received for position, at in samples
     )
     api.send_signal(signal.SIGTERM)
-    await api.wait()
+    try:
+        await asyncio.wait_for(api.wait(), 15)
+    except TimeoutError:
+        api.kill()
+        await api.wait()
     await pool.close()
     p50 = statistics.median(latencies)
     p99 = latencies[int(len(latencies) * 0.99)]

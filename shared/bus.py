@@ -18,7 +18,7 @@ from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from faststream.nats.prometheus import NatsPrometheusMiddleware
 from prometheus_client import REGISTRY
 
-from shared.wire import POSITION_HEADER
+from shared.wire import POSITION_HEADER, context_of
 
 if TYPE_CHECKING:
     from faststream.message import StreamMessage
@@ -63,6 +63,22 @@ def workspace_of(subject: str, prefix: str) -> str:
     return subject.split(".")[prefix.count(".") + 1]
 
 
+def _subject_for(runner: ProjectionRunner, prefix: str) -> str:
+    """The narrowest subject covering every event type the runner's projections apply.
+
+    Only a message of a handled type needs to wake the runner (it then reads
+    the log itself), so a consumer need not see the others.
+    """
+    contexts = {
+        context_of(type_name)
+        for projection in runner.projections
+        for type_name in projection.event_types
+    }
+    if len(contexts) == 1 and "unknown" not in contexts:
+        return f"{prefix}.*.{contexts.pop()}.>"
+    return f"{prefix}.>"
+
+
 def add_projection_consumer(
     broker: NatsBroker, settings: Settings, runner: ProjectionRunner, durable: str
 ) -> None:
@@ -72,7 +88,7 @@ def add_projection_consumer(
     # partly fetched batch when nats-py raises the built-in TimeoutError, leaving those
     # messages to wait for the ack deadline. `on_event` makes the per-message path cheap.
     @broker.subscriber(
-        f"{settings.subject_prefix}.>",
+        _subject_for(runner, settings.subject_prefix),
         stream=JStream(settings.stream_name, declare=False),
         durable=durable,
         pull_sub=PullSub(batch_size=256, timeout=0.05),

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from litestar import Litestar, get
+from litestar.enums import ScopeType
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
@@ -71,13 +72,23 @@ def service_app(
             finally:
                 app.state.runtime = None
 
-    prometheus = PrometheusConfig(app_name=f"vigil-{service}", prefix="vigil_http", group_path=True)
+    # HTTP requests only: on a WebSocket both middlewares would wrap every frame sent.
+    prometheus = PrometheusConfig(
+        app_name=f"vigil-{service}",
+        prefix="vigil_http",
+        group_path=True,
+        scopes={ScopeType.HTTP},
+    )
     return Litestar(
         route_handlers=[health, ready, PrometheusController, *route_handlers],
         lifespan=[lifespan],
         middleware=[prometheus.middleware],
         plugins=[
-            OpenTelemetryPlugin(OpenTelemetryConfig(exclude=["/health", "/ready", "/metrics"])),
+            OpenTelemetryPlugin(
+                OpenTelemetryConfig(
+                    exclude=["/health", "/ready", "/metrics"], scopes={ScopeType.HTTP}
+                )
+            ),
             ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True)),
             *plugins,
         ],

@@ -7,6 +7,7 @@ replica's live feed before the broker starts consuming.
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Literal
 
 from litestar.channels import ChannelsPlugin
@@ -28,7 +29,7 @@ from shared.projections import ProjectionRunner
 from shared.runtime import open_runtime
 
 if TYPE_CHECKING:
-    import contextlib
+    from collections.abc import AsyncIterator
 
     from litestar import Litestar
 
@@ -86,10 +87,16 @@ def create_app(settings: Settings) -> Litestar:
     async def setup(runtime: Runtime) -> None:
         runner = ProjectionRunner(runtime.pool, projections())
         add_projection_consumer(runtime.broker, runtime.settings, runner, durable=SERVICE)
-        live_feed.subscribe(runtime.broker, runtime.settings)
 
-    def runtime_factory() -> contextlib.AbstractAsyncContextManager[Runtime]:
-        return open_runtime(settings, SERVICE, migrations=(SERVICE, "services.api"), setup=setup)
+    @contextlib.asynccontextmanager
+    async def runtime_factory() -> AsyncIterator[Runtime]:
+        migrations = (SERVICE, "services.api")
+        async with open_runtime(settings, SERVICE, migrations=migrations, setup=setup) as runtime:
+            subscription = await live_feed.start(runtime.js, runtime.settings)
+            try:
+                yield runtime
+            finally:
+                await subscription.unsubscribe()
 
     return service_app(
         SERVICE,

@@ -22,19 +22,18 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 import structlog
-from faststream import AckPolicy
-from faststream.nats import JStream
-from nats.js.api import DeliverPolicy
+from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from services.api.schemas import EventView, encode
-from shared.bus import raw_body
 from shared.wire import decode_wire
 
 if TYPE_CHECKING:
-    from faststream.nats import NatsBroker
     from litestar import WebSocket
     from litestar.channels import ChannelsPlugin
     from litestar.channels.subscriber import Subscriber
+    from nats.aio.msg import Msg
+    from nats.aio.subscription import Subscription
+    from nats.js import JetStreamContext
 
     from services.api.filters import TypeFilter
     from shared.eventstore import EventStore
@@ -70,21 +69,23 @@ class LiveFeed:
     def __init__(self, channels: ChannelsPlugin) -> None:
         self._channels = channels
 
-    def subscribe(self, broker: NatsBroker, settings: Settings) -> None:
-        """Register the ordered consumer on `broker` (call before the broker starts)."""
+    async def start(self, js: JetStreamContext, settings: Settings) -> Subscription:
+        """Start the ordered consumer on the events stream; unsubscribe it to stop.
 
-        @broker.subscriber(
+        A plain nats-py subscription rather than a FastStream subscriber: every
+        message would otherwise pay for a span and metrics on the hot path to
+        the sockets (the spans of the consumers that apply events carry the trace).
+        """
+        return await js.subscribe(
             f"{settings.subject_prefix}.>",
-            stream=JStream(settings.stream_name, declare=False),
+            stream=settings.stream_name,
             ordered_consumer=True,
-            deliver_policy=DeliverPolicy.NEW,
-            ack_policy=AckPolicy.MANUAL,  # the consumer acks nothing (AckPolicy.NONE)
-            decoder=raw_body,
-            title="api live feed",
-            description="Streams new events to this replica's WebSocket clients.",
+            config=ConsumerConfig(deliver_policy=DeliverPolicy.NEW),
+            cb=self._on_message,
         )
-        async def forward(body: bytes) -> None:
-            self.forward(body)
+
+    async def _on_message(self, message: Msg) -> None:
+        self.forward(message.data)
 
     def forward(self, body: bytes) -> None:
         """Publish one relayed event to its workspace's channel and the all-workspaces one."""

@@ -50,7 +50,7 @@ async def test_the_consumer_span_continues_the_trace_of_the_append(
                 metadata=EventMetadata(traceparent=traceparent),
             )
         trace_id = request.get_span_context().trace_id
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while not [
             s
             for s in exporter.get_finished_spans()
