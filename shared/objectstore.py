@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = (
     "DEFAULT_BUCKET",
+    "REPORTS_BUCKET",
     "ObjectMissing",
     "ObjectTooLarge",
     "ScanObjectStore",
@@ -51,6 +52,8 @@ __all__ = (
 )
 
 DEFAULT_BUCKET = "vigil-scans"
+REPORTS_BUCKET = "vigil-reports"
+"""The bucket of rendered reports (written by the reports service, served by the gateway)."""
 _CHUNK = 128 * 1024
 
 
