@@ -21,7 +21,10 @@ __all__ = ("GATEWAY", "SERVICES", "load_app_factory")
 
 SERVICES: dict[str, str] = {
     "api": "services.api.app:create_app",
+    "ingest": "services.ingest.app:create_app",
+    "reports": "services.reports.app:create_app",
     "stats": "services.stats.app:create_app",
+    "triggers": "services.triggers.app:create_app",
 }
 """Every runnable service, in start order; `vigil up` runs one or more replicas of each."""
 

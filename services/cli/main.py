@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import click
 
+from services.cli.events import events
+from services.cli.imports import import_scan
+from services.cli.relay import relay
+from services.cli.replay import replay
+from services.cli.reports import report
 from services.cli.serve import serve
 from services.cli.status import status
 from services.cli.tokens import token
+from services.cli.triggers import trigger
 from services.cli.up import up
 
 __all__ = ("cli", "main")
@@ -41,6 +47,12 @@ cli.add_command(up)
 cli.add_command(serve)
 cli.add_command(token)
 cli.add_command(status)
+cli.add_command(import_scan)
+cli.add_command(replay)
+cli.add_command(events)
+cli.add_command(relay)
+cli.add_command(report)
+cli.add_command(trigger)
 
 
 def main() -> None:
