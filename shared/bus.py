@@ -9,13 +9,15 @@ them. The consumer does not trust message order: a message only wakes
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 from faststream import AckPolicy, Context
-from faststream.nats import JStream, NatsBroker, PullSub
+from faststream.nats import JStream, NatsBroker
 from faststream.nats.message import NatsMessage  # noqa: TC002 (FastStream reads handler annotations at runtime)
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from faststream.nats.prometheus import NatsPrometheusMiddleware
+from nats.js.api import DeliverPolicy
 from prometheus_client import REGISTRY
 
 from shared.wire import POSITION_HEADER, context_of
@@ -27,7 +29,17 @@ if TYPE_CHECKING:
     from shared.projections import ProjectionRunner
     from shared.settings import Settings
 
-__all__ = ("add_projection_consumer", "make_broker", "raw_body", "workspace_of")
+__all__ = (
+    "add_projection_consumer",
+    "durable_subscriber",
+    "make_broker",
+    "raw_body",
+    "workspace_of",
+)
+
+
+Handler = Callable[..., Awaitable[None]]
+"""A FastStream handler: raw body in, nothing out."""
 
 
 def make_broker(settings: Settings, service: str, tracer_provider: TracerProvider) -> NatsBroker:
@@ -79,21 +91,45 @@ def _subject_for(runner: ProjectionRunner, prefix: str) -> str:
     return f"{prefix}.>"
 
 
+def durable_subscriber(
+    broker: NatsBroker,
+    settings: Settings,
+    subject: str,
+    durable: str,
+    *,
+    title: str,
+    description: str,
+) -> Callable[[Handler], Handler]:
+    """Decorator: a durable JetStream consumer of `subject` shared by a service's replicas.
+
+    A push consumer with a deliver group: the server hands each message to one
+    replica as soon as it is stored, with no fetch loop to time out (FastStream's
+    pull loop loses its fetched messages to the ack deadline when nats-py raises
+    the built-in TimeoutError). Unacknowledged messages come back after `ack_wait`.
+    The handler receives the raw body and may take the message as a second parameter.
+    """
+    return broker.subscriber(
+        subject,
+        stream=JStream(settings.stream_name, declare=False),
+        queue=durable,  # the deliver group names the durable consumer too
+        deliver_policy=DeliverPolicy.ALL,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=raw_body,
+        title=title,
+        description=description,
+    )
+
+
 def add_projection_consumer(
     broker: NatsBroker, settings: Settings, runner: ProjectionRunner, durable: str
 ) -> None:
     """Subscribe `runner` to the events stream under the durable consumer `durable`."""
 
-    # One message at a time from pulls of up to 256: FastStream's batch mode drops a
-    # partly fetched batch when nats-py raises the built-in TimeoutError, leaving those
-    # messages to wait for the ack deadline. `on_event` makes the per-message path cheap.
-    @broker.subscriber(
+    @durable_subscriber(
+        broker,
+        settings,
         _subject_for(runner, settings.subject_prefix),
-        stream=JStream(settings.stream_name, declare=False),
-        durable=durable,
-        pull_sub=PullSub(batch_size=256, timeout=0.05),
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        decoder=raw_body,
+        durable,
         title=f"{durable} projections",
         description="Applies events to this service's read models.",
     )

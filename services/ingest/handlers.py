@@ -5,10 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from faststream import AckPolicy
-from faststream.nats import JStream, PullSub
-
-from shared.bus import raw_body
+from shared.bus import durable_subscriber
 from shared.contracts import ScanUploaded
 from shared.wire import decode_wire
 
@@ -30,18 +27,15 @@ def add_upload_consumer(broker: NatsBroker, settings: Settings, queue: ImportQue
     a redelivery queues the same job id again, which changes nothing.
     """
 
-    @broker.subscriber(
+    @durable_subscriber(
+        broker,
+        settings,
         f"{settings.subject_prefix}.*.scan.{ScanUploaded.type_name()}",
-        stream=JStream(settings.stream_name, declare=False),
-        durable=JOBS_DURABLE,
-        pull_sub=PullSub(batch_size=100, timeout=0.2, batch=True),
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        decoder=raw_body,
+        JOBS_DURABLE,
         title="ingest import jobs",
         description="Queues the import of each uploaded scan.",
     )
-    async def queue_imports(body: list[bytes]) -> None:
-        for raw in body:
-            uploaded = decode_wire(raw).to_recorded().data
-            if isinstance(uploaded, ScanUploaded):
-                await asyncio.to_thread(queue.enqueue, uploaded.scan_id, uploaded.workspace_id)
+    async def queue_import(body: bytes) -> None:
+        uploaded = decode_wire(body).to_recorded().data
+        if isinstance(uploaded, ScanUploaded):
+            await asyncio.to_thread(queue.enqueue, uploaded.scan_id, uploaded.workspace_id)
