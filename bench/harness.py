@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-from shared.embedded import EmbeddedServers, ServerAddresses
 
+from shared.embedded import EmbeddedServers, ServerAddresses
 from shared.settings import Settings
 
 
