@@ -25,7 +25,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from services.cli._servers import load_settings
+from services.cli._gateway import api_token, refusal
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 __all__ = ("import_scan",)
 
 DEFAULT_URL = "http://127.0.0.1:8000"
-TOKEN_FILE = "admin-token"  # written by `vigil up` into the state folder
 _CHUNK = 256 * 1024
 _POLL = 0.5
 
@@ -80,34 +79,6 @@ class _Multipart:
         yield self._tail
 
 
-def _token(token: str | None, state_dir: Path | None) -> str:
-    if token:
-        return token
-    path = load_settings(state_dir).state_dir / TOKEN_FILE
-    try:
-        kept = path.read_text().strip()
-    except OSError:
-        kept = ""
-    if not kept:
-        raise click.ClickException(
-            f"No API token: pass --token or set VIGIL_TOKEN (see `vigil token create`), "
-            f"or run `vigil up` in this folder, which keeps an admin token in {path}."
-        )
-    return kept
-
-
-def _refusal(response: httpx.Response) -> click.ClickException:
-    """The gateway's problem details as a CLI error."""
-    try:
-        problem = response.json()
-        message = f"{problem.get('title', response.reason_phrase)}: {problem.get('detail', '')}"
-    except ValueError:
-        message = f"{response.status_code} {response.reason_phrase}"
-    if response.status_code == 401:
-        message += " (check --token / VIGIL_TOKEN)"
-    return click.ClickException(f"The gateway refused the request ({message.strip()})")
-
-
 def _upload(
     client: httpx.Client, console: Console, path: Path, workspace: str, fields: dict[str, str]
 ) -> dict[str, Any]:
@@ -127,7 +98,7 @@ def _upload(
             headers=body.headers,
         )
     if response.status_code != 202:
-        raise _refusal(response)
+        raise refusal(response)
     accepted: dict[str, Any] = response.json()
     return accepted
 
@@ -147,7 +118,7 @@ def _follow(client: httpx.Client, console: Console, url: str, timeout: float) ->
         while True:
             response = client.get(url)
             if response.status_code != 200:
-                raise _refusal(response)
+                raise refusal(response)
             scan: dict[str, Any] = response.json()
             done = scan["progress"]
             progress.update(
@@ -233,7 +204,7 @@ def import_scan(
     fields = {"format": format_hint, "scanner": scanner, "scope": scope}
     given = {name: value for name, value in fields.items() if value}
     console = Console(stderr=True)
-    headers = {"Authorization": f"Bearer {_token(token, state_dir)}"}
+    headers = {"Authorization": f"Bearer {api_token(token, state_dir)}"}
     http_timeout = httpx.Timeout(60.0, connect=10.0)
     try:
         with httpx.Client(base_url=url, headers=headers, timeout=http_timeout) as client:

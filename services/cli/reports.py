@@ -17,45 +17,16 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from services.cli._servers import load_settings
+from services.cli._gateway import api_token, refusal
 
 __all__ = ("report",)
 
 DEFAULT_URL = "http://127.0.0.1:8000"
-TOKEN_FILE = "admin-token"  # written by `vigil up` into the state folder
 _POLL = 0.5
 _FORMATS = ("pdf", "html", "markdown", "csv", "json")
 _TEMPLATES = ("executive", "technical", "remediation")
 _SEVERITIES = ("critical", "high", "medium", "low", "info")
 _STATUSES = ("open", "fixed", "reopened", "risk_accepted", "false_positive")
-
-
-def _token(token: str | None, state_dir: Path | None) -> str:
-    if token:
-        return token
-    path = load_settings(state_dir).state_dir / TOKEN_FILE
-    try:
-        kept = path.read_text().strip()
-    except OSError:
-        kept = ""
-    if not kept:
-        raise click.ClickException(
-            f"No API token: pass --token or set VIGIL_TOKEN (see `vigil token create`), "
-            f"or run `vigil up` in this folder, which keeps an admin token in {path}."
-        )
-    return kept
-
-
-def _refusal(response: httpx.Response) -> click.ClickException:
-    """The gateway's problem details as a CLI error."""
-    try:
-        problem = response.json()
-        message = f"{problem.get('title', response.reason_phrase)}: {problem.get('detail', '')}"
-    except ValueError:
-        message = f"{response.status_code} {response.reason_phrase}"
-    if response.status_code == 401:
-        message += " (check --token / VIGIL_TOKEN)"
-    return click.ClickException(f"The gateway refused the request ({message.strip()})")
 
 
 def _follow(client: httpx.Client, console: Console, url: str, timeout: float) -> dict[str, Any]:
@@ -72,7 +43,7 @@ def _follow(client: httpx.Client, console: Console, url: str, timeout: float) ->
         while True:
             response = client.get(url)
             if response.status_code != 200:
-                raise _refusal(response)
+                raise refusal(response)
             report: dict[str, Any] = response.json()
             stage = report.get("stage") or report["status"]
             progress.update(task, description=str(stage).capitalize(), completed=report["percent"])
@@ -91,7 +62,7 @@ def _download(client: httpx.Client, url: str, output: Path) -> int:
     with client.stream("GET", url) as response:
         if response.status_code != 200:
             response.read()
-            raise _refusal(response)
+            raise refusal(response)
         with output.open("wb") as file:
             for chunk in response.iter_bytes():
                 file.write(chunk)
@@ -151,12 +122,12 @@ def report(
     body: dict[str, Any] = {"format": format_, "template": template, "filters": filters}
     if title:
         body["title"] = title
-    headers = {"Authorization": f"Bearer {_token(token, state_dir)}"}
+    headers = {"Authorization": f"Bearer {api_token(token, state_dir)}"}
     with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
         try:
             response = client.post(f"/api/v1/workspaces/{workspace}/reports", json=body)
             if response.status_code != 202:
-                raise _refusal(response)
+                raise refusal(response)
             accepted: dict[str, Any] = response.json()
             console.print(
                 f"Report {accepted['id']} requested (as of log position {accepted['position']})"

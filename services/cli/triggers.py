@@ -7,7 +7,6 @@ Every command talks to the gateway over HTTP, with the token of ``--token``
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -16,13 +15,14 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from services.cli._gateway import api_token
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 __all__ = ("trigger",)
 
 DEFAULT_URL = "http://127.0.0.1:8000"
-TOKEN_FILE = "admin-token"  # written by `vigil up` into the state folder
 F = TypeVar("F", bound="Callable[..., Any]")
 
 
@@ -54,23 +54,11 @@ def _connection(command: F) -> F:
     return command
 
 
-def _token(token: str | None, state_dir: Path | None) -> str:
-    if token:
-        return token
-    folder = state_dir or Path(os.environ.get("VIGIL_STATE_DIR") or ".vigil")
-    try:
-        return (folder / TOKEN_FILE).read_text().strip()
-    except OSError:
-        raise click.ClickException(
-            f"No API token: pass --token or set VIGIL_TOKEN (no {folder / TOKEN_FILE} either)."
-        ) from None
-
-
 def _call(
     method: str, path: str, url: str, token: str | None, state_dir: Path | None, **kwargs: Any
 ) -> Any:
     """One request to the gateway; a problem answer becomes a CLI error with its detail."""
-    headers = {"Authorization": f"Bearer {_token(token, state_dir)}"}
+    headers = {"Authorization": f"Bearer {api_token(token, state_dir)}"}
     try:
         with httpx.Client(base_url=url, headers=headers, timeout=30.0) as client:
             response = client.request(method, path, **kwargs)
