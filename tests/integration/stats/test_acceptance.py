@@ -11,9 +11,11 @@ import asyncpg
 import httpx
 
 from services.ingest.jobs import ImportQueue
+from services.ingest.projections import ingest_projections
 from shared.contracts import FindingStatus, FindingStatusChanged, ScanCompleted, finding_stream
 from shared.eventstore import EventStore
 from shared.objectstore import ScanObjectStore
+from shared.projections import ProjectionRunner
 from tests.integration.ingest.conftest import project, upload, wait_finished
 from tests.integration.stats.agreement import wait_for_figures, wait_until_agreed
 
@@ -125,6 +127,13 @@ async def test_stats_equal_ingest_counts_after_import_status_change_and_reimport
     assert await wait_for_figures(
         client, workspace, expected, ignore=("services", "cves", "breached")
     )
+
+    # The ingest read model applies the same change: both agree again.
+    await ProjectionRunner(pool, ingest_projections()).catch_up(
+        workspace, await store.head_position()
+    )
+    agreed = await wait_until_agreed(pool, client, workspace)
+    assert agreed["by"] == expected["by"]
 
 
 async def test_stats_of_a_workspace_without_findings_are_zero(
