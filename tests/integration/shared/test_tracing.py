@@ -1,43 +1,47 @@
 """One trace from the writer's span, through the relay's NATS headers, to the consumer.
 
-A batch consumer's span links to the spans of the messages it processed
-(OpenTelemetry's messaging conventions for batches), so the trace continues
-through the link.
+A consumer's span is a child of the writer's span; a batch consumer's span
+would link to it instead (OpenTelemetry's messaging conventions), so either counts.
 """
 
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 
-import asyncpg
+from faststream.nats import JStream
+from nats.js.api import DeliverPolicy
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from shared.bus import add_projection_consumer
+from shared.bus import raw_body
 from shared.contracts import EventMetadata
-from shared.projections import ProjectionRunner
 from shared.runtime import Runtime, open_runtime
 from shared.settings import Settings
 from shared.telemetry import current_traceparent
-from tests.support.events import NOTES_TABLE, NotesProjection, notes
+from shared.wire import decode_wire
+from tests.support.events import notes
 
 
 async def test_the_consumer_span_continues_the_trace_of_the_append(
-    settings: Settings, pool: asyncpg.Pool, workspace_id: str
+    settings: Settings, workspace_id: str
 ) -> None:
     exporter = InMemorySpanExporter()
-    runner = ProjectionRunner(pool, [NotesProjection()])
+    received: list[int] = []
 
     async def setup(runtime: Runtime) -> None:
         runtime.tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
-        async with runtime.pool.acquire() as conn:
-            await conn.execute(NOTES_TABLE)
-        add_projection_consumer(
-            runtime.broker, runtime.settings, runner, durable=f"trace{secrets.token_hex(3)}"
+
+        # Only new messages: the session's stream holds every earlier test's events.
+        @runtime.broker.subscriber(
+            f"{settings.subject_prefix}.{workspace_id}.>",
+            stream=JStream(settings.stream_name, declare=False),
+            deliver_policy=DeliverPolicy.NEW,
+            decoder=raw_body,
         )
+        async def consume(body: bytes) -> None:
+            received.append(decode_wire(body).position)
 
     async with open_runtime(settings, "tracing", setup=setup, configure_logs=False) as runtime:
         tracer = runtime.tracer_provider.get_tracer("test")
@@ -65,3 +69,4 @@ async def test_the_consumer_span_continues_the_trace_of_the_append(
     assert traceparent is not None
     assert f"{trace_id:032x}" in traceparent
     assert event.metadata.traceparent == traceparent
+    assert event.position in received
