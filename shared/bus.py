@@ -99,6 +99,7 @@ def durable_subscriber(
     *,
     title: str,
     description: str,
+    deliver_policy: DeliverPolicy = DeliverPolicy.ALL,
 ) -> Callable[[Handler], Handler]:
     """Decorator: a durable JetStream consumer of `subject` shared by a service's replicas.
 
@@ -107,12 +108,14 @@ def durable_subscriber(
     pull loop loses its fetched messages to the ack deadline when nats-py raises
     the built-in TimeoutError). Unacknowledged messages come back after `ack_wait`.
     The handler receives the raw body and may take the message as a second parameter.
+    `deliver_policy` applies only when the consumer is first created; afterwards it
+    resumes where its replicas left off.
     """
     return broker.subscriber(
         subject,
         stream=JStream(settings.stream_name, declare=False),
         queue=durable,  # the deliver group names the durable consumer too
-        deliver_policy=DeliverPolicy.ALL,
+        deliver_policy=deliver_policy,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         decoder=raw_body,
         title=title,

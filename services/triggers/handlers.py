@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from nats.js.api import DeliverPolicy
+
 from shared.bus import durable_subscriber
 
 if TYPE_CHECKING:
@@ -31,6 +33,9 @@ def add_event_consumer(broker: NatsBroker, settings: Settings, matcher: EventMat
         EVENTS_DURABLE,
         title="triggers events",
         description="Matches events against event triggers and keeps the triggers read models.",
+        # A trigger fires only for events recorded after it was defined, and the matcher
+        # reads its read models from the log, so a new consumer need not replay history.
+        deliver_policy=DeliverPolicy.NEW,
     )
     async def match_events(body: bytes) -> None:
         await matcher.handle([body])
