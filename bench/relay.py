@@ -11,10 +11,9 @@ from nats.js.api import StorageType, StreamConfig
 
 from bench.harness import Figure, report
 from shared.database import connect_pool
-from shared.eventstore import EventStore, StreamWrite
+from shared.eventstore import EventStore, StreamWrite, wire_from_row
 from shared.relay import Relay
 from shared.settings import Settings
-from shared.wire import WireEvent
 from tests.support.events import NoteTaken
 
 EVENTS = 100_000
@@ -60,14 +59,7 @@ async def run(settings: Settings) -> list[Figure]:
     messages = [
         (
             f"raw.bench.test.{row['event_type']}",
-            encode(
-                WireEvent(
-                    *row[:7],
-                    msgspec.Raw(row["data"]),
-                    msgspec.Raw(row["metadata"]),
-                    row["recorded_at"],
-                )
-            ),
+            encode(wire_from_row(row)),
             {"Nats-Msg-Id": str(row["event_id"]), "Vigil-Position": str(row["position"])},
         )
         for row in rows

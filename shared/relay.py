@@ -23,13 +23,12 @@ from nats.js.errors import NotFoundError
 from prometheus_client import Counter, Gauge
 
 from shared.database import init_connection
-from shared.eventstore import NOTIFY_CHANNEL
+from shared.eventstore import NOTIFY_CHANNEL, wire_from_row
 from shared.wire import (
     CORRELATION_HEADER,
     MSG_ID_HEADER,
     POSITION_HEADER,
     TRACEPARENT_HEADER,
-    WireEvent,
     event_subject,
 )
 
@@ -186,18 +185,7 @@ async def publish_rows(js: JetStreamContext, prefix: str, rows: Sequence[asyncpg
     """Publish ``events`` rows in order, many acks in flight, and wait for every ack."""
     acks = []
     for row in rows:
-        body = WireEvent(
-            position=row["position"],
-            event_id=row["event_id"],
-            stream_id=row["stream_id"],
-            stream_version=row["stream_version"],
-            workspace_id=row["workspace_id"],
-            type=row["event_type"],
-            schema_version=row["schema_version"],
-            data=msgspec.Raw(row["data"]),
-            metadata=msgspec.Raw(row["metadata"]),
-            recorded_at=row["recorded_at"],
-        )
+        body = wire_from_row(row)
         headers = {MSG_ID_HEADER: str(body.event_id), POSITION_HEADER: str(body.position)}
         origin = _origin.decode(body.metadata)
         if origin.traceparent:
