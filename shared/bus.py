@@ -17,7 +17,7 @@ from faststream.nats import JStream, NatsBroker
 from faststream.nats.message import NatsMessage  # noqa: TC002 (FastStream reads handler annotations at runtime)
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from faststream.nats.prometheus import NatsPrometheusMiddleware
-from nats.js.api import DeliverPolicy
+from nats.js.api import ConsumerConfig, DeliverPolicy
 from prometheus_client import REGISTRY
 
 from shared.wire import POSITION_HEADER, context_of
@@ -116,6 +116,9 @@ def durable_subscriber(
         stream=JStream(settings.stream_name, declare=False),
         queue=durable,  # the deliver group names the durable consumer too
         deliver_policy=deliver_policy,
+        # A fixed deliver subject makes every replica ask for the same consumer, so
+        # replicas starting together do not race to create it ("name already in use").
+        config=ConsumerConfig(deliver_subject=f"_vigil.deliver.{settings.stream_name}.{durable}"),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         decoder=raw_body,
         title=title,
