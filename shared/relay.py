@@ -2,9 +2,13 @@
 
 One relay is active at a time: it holds a PostgreSQL session advisory lock,
 which the server frees the moment the holder's connection dies, so a standby
-takes over after a crash. The relay resumes from the position carried in the
-last message the stream really holds (a JetStream ack is not an fsync), and
-``Nats-Msg-Id`` = event id makes any overlap a no-op. It sleeps on
+takes over after a crash. Its checkpoint is the last position of a batch
+whose every message JetStream acknowledged. It resumes from the position
+carried in the last message the stream really holds (a JetStream ack is not
+an fsync) when that is not past the checkpoint; when it is, a pipelined batch
+broke off mid-way (a dead node, a lost connection) and may have left holes,
+so it resumes from the checkpoint and skips what the stream already holds.
+``Nats-Msg-Id`` = event id makes any other overlap a no-op. It sleeps on
 LISTEN/NOTIFY between batches instead of polling.
 """
 
@@ -18,7 +22,7 @@ import asyncpg
 import msgspec
 import nats.errors
 import structlog
-from nats.js.api import StorageType, StreamConfig
+from nats.js.api import PubAck, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 from prometheus_client import Counter, Gauge
 
@@ -42,14 +46,18 @@ if TYPE_CHECKING:
 
 __all__ = (
     "Relay",
+    "checkpoint_key",
     "ensure_stream",
     "publish_rows",
     "republish",
     "stream_head_position",
+    "stream_positions_after",
 )
 
 _RELAY_LOCK = 0x76696772  # "vigr"
 _BATCH = 5000
+# How long a batch may take to be acknowledged, beyond a millisecond a message.
+_ACK_TIMEOUT = 10.0
 _log = structlog.get_logger("vigil.relay")
 _published = Counter("vigil_relay_published_events", "Events the relay published to JetStream")
 _position = Gauge("vigil_relay_position", "Log position the relay has published up to")
@@ -63,6 +71,11 @@ class _Origin(msgspec.Struct):
 
 
 _origin = msgspec.json.Decoder(_Origin)
+
+
+def checkpoint_key(stream_name: str) -> str:
+    """The ``relay_checkpoint`` row of the relay that feeds stream `stream_name`."""
+    return f"jetstream:{stream_name}"
 
 
 async def ensure_stream(
@@ -97,6 +110,29 @@ async def stream_head_position(js: JetStreamContext, stream: str) -> int:
     return int((message.headers or {}).get(POSITION_HEADER, 0))
 
 
+async def stream_positions_after(js: JetStreamContext, stream: str, after: int) -> set[int]:
+    """The log positions past `after` that the stream holds, read back from its tail.
+
+    Costs one request per message past `after`: meant for the few messages of
+    a broken-off batch, not for a whole stream.
+    """
+    info = await js.stream_info(stream)
+    present: set[int] = set()
+    seq = info.state.last_seq
+    while info.state.messages and seq >= info.state.first_seq:
+        try:
+            message = await js.get_msg(stream, seq=seq)
+        except NotFoundError:  # deleted messages leave holes in the sequence
+            seq -= 1
+            continue
+        position = int((message.headers or {}).get(POSITION_HEADER, 0))
+        if position <= after:
+            break
+        present.add(position)
+        seq -= 1
+    return present
+
+
 class Relay:
     """Follows the log and publishes every committed event exactly once into JetStream."""
 
@@ -106,6 +142,8 @@ class Relay:
         self._dsn = settings.database_url
         self._js = js
         self._wake = asyncio.Event()
+        self._checkpoint_key = checkpoint_key(settings.stream_name)
+        self._present: set[int] = set()
         self.position = 0
         self.is_leader = False
 
@@ -121,7 +159,9 @@ class Relay:
                 asyncpg.InterfaceError,
                 nats.errors.Error,
             ) as error:
-                _log.warning("relay connection lost; retrying", error=str(error))
+                _log.warning(
+                    "relay connection lost; retrying", error=repr(error), position=self.position
+                )
                 self._set_leader(False)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 1.0)
@@ -141,8 +181,8 @@ class Relay:
                     return
             self._set_leader(True)
             await ensure_stream(self._js, self._settings)
-            self.position = await stream_head_position(self._js, self._settings.stream_name)
-            _log.info("relay active", resume_after=self.position)
+            await self._find_resume_position(conn)
+            _log.info("relay active", resume_after=self.position, filling=len(self._present))
             await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
             while not stop.is_set():
                 # Clear before reading: a NOTIFY that lands while the batch is read
@@ -155,6 +195,18 @@ class Relay:
             self._set_leader(False)
             await conn.close()
 
+    async def _find_resume_position(self, conn: asyncpg.Connection) -> None:
+        stream = self._settings.stream_name
+        head = await stream_head_position(self._js, stream)
+        checkpoint = await conn.fetchval(
+            "SELECT position FROM relay_checkpoint WHERE relay = $1", self._checkpoint_key
+        )
+        if checkpoint is None or head <= checkpoint:
+            self.position, self._present = head, set()
+            return
+        self.position = checkpoint
+        self._present = await stream_positions_after(self._js, stream, checkpoint)
+
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
 
@@ -162,13 +214,16 @@ class Relay:
         rows = await conn.fetch(_SELECT_AFTER, self.position, _BATCH)
         if not rows:
             return 0
-        await publish_rows(self._js, self._settings.subject_prefix, rows)
+        missing = [row for row in rows if row["position"] not in self._present]
+        await publish_rows(self._js, self._settings.subject_prefix, missing)
         self.position = rows[-1]["position"]
-        _published.inc(len(rows))
+        self._present = {p for p in self._present if p > self.position}
+        _published.inc(len(missing))
         _position.set(self.position)
         await conn.execute(
-            "INSERT INTO relay_checkpoint (relay, position) VALUES ('jetstream', $1)"
-            " ON CONFLICT (relay) DO UPDATE SET position = $1, updated_at = now()",
+            "INSERT INTO relay_checkpoint (relay, position) VALUES ($1, $2)"
+            " ON CONFLICT (relay) DO UPDATE SET position = $2, updated_at = now()",
+            self._checkpoint_key,
             self.position,
         )
         return len(rows)
@@ -182,8 +237,29 @@ _SELECT_AFTER = (
 
 
 async def publish_rows(js: JetStreamContext, prefix: str, rows: Sequence[asyncpg.Record]) -> None:
-    """Publish ``events`` rows in order, many acks in flight, and wait for every ack."""
-    acks = []
+    """Publish ``events`` rows in order, many acks in flight, and wait for every ack.
+
+    Raises TimeoutError when the batch is not acknowledged in time (nats-py
+    never fails the ack of a message lost with a dying connection), or the
+    server's error for a refused message; the acks still awaited are then
+    given up, so their slots in nats-py's window of pending acks are freed.
+    """
+    acks: list[asyncio.Future[PubAck]] = []
+    try:
+        await asyncio.wait_for(
+            _publish_and_confirm(js, prefix, rows, acks), _ACK_TIMEOUT + len(rows) / 1000
+        )
+    finally:
+        for ack in acks:
+            ack.cancel()
+
+
+async def _publish_and_confirm(
+    js: JetStreamContext,
+    prefix: str,
+    rows: Sequence[asyncpg.Record],
+    acks: list[asyncio.Future[PubAck]],
+) -> None:
     for row in rows:
         body = wire_from_row(row)
         headers = {MSG_ID_HEADER: str(body.event_id), POSITION_HEADER: str(body.position)}

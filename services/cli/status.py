@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +16,7 @@ from rich.table import Table
 from services.cli._runfile import read_run_record
 from services.cli._servers import find_servers, load_settings, redact, with_database
 from shared.embedded import find_running
+from shared.relay import checkpoint_key
 
 if TYPE_CHECKING:
     from services.cli._runfile import RunRecord
@@ -53,11 +55,13 @@ def _processes_table(record: RunRecord) -> Table:
     return table
 
 
-async def _relay_position(conn: asyncpg.Connection[asyncpg.Record]) -> tuple[int, int] | None:
+async def _relay_position(
+    conn: asyncpg.Connection[asyncpg.Record], stream_name: str
+) -> tuple[int, int] | None:
     try:
         head = await conn.fetchval("SELECT coalesce(max(position), 0) FROM events")
         relayed = await conn.fetchval(
-            "SELECT position FROM relay_checkpoint WHERE relay = 'jetstream'"
+            "SELECT position FROM relay_checkpoint WHERE relay = $1", checkpoint_key(stream_name)
         )
     except asyncpg.UndefinedTableError:
         return None
@@ -104,7 +108,9 @@ def status(state_dir: Path | None) -> None:
         )
         out.print(_processes_table(record))
 
-    positions = with_database(servers.database_url, _relay_position)
+    positions = with_database(
+        servers.database_url, functools.partial(_relay_position, stream_name=settings.stream_name)
+    )
     if positions is None:
         out.print("Relay: no event log yet (no service has started on this database)")
     else:

@@ -33,8 +33,8 @@ CREATE TABLE projection_checkpoints (
     PRIMARY KEY (projection, workspace_id)
 );
 
--- How far the relay has published the log to JetStream (for lag metrics;
--- the stream itself is the truth on restart).
+-- How far the relay has published the log to JetStream, one row per stream:
+-- the last position of a batch whose every message was acknowledged.
 CREATE TABLE relay_checkpoint (
     relay     text        PRIMARY KEY,
     position  bigint      NOT NULL,

@@ -17,11 +17,7 @@ async def stream_messages(js: JetStreamContext, stream: str, subject: str) -> li
     expected = sum((info.state.subjects or {}).values())
     if not expected:
         return []
-    sub = await js.pull_subscribe(
-        subject,
-        stream=stream,
-        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE),
-    )
+    sub = await _reader(js, stream, subject)
     messages: list[Msg] = []
     try:
         while len(messages) < expected:
@@ -29,6 +25,28 @@ async def stream_messages(js: JetStreamContext, stream: str, subject: str) -> li
     finally:
         await sub.unsubscribe()
     return messages
+
+
+async def _reader(
+    js: JetStreamContext, stream: str, subject: str
+) -> JetStreamContext.PullSubscription:
+    """An ephemeral consumer of the whole subject; retried while a cluster elects leaders."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return await js.pull_subscribe(
+                subject,
+                stream=stream,
+                config=ConsumerConfig(
+                    deliver_policy=DeliverPolicy.ALL,
+                    ack_policy=AckPolicy.NONE,
+                    inactive_threshold=30.0,
+                ),
+            )
+        except nats.errors.TimeoutError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
 
 
 async def count_messages(js: JetStreamContext, stream: str, subject: str) -> int:
