@@ -174,6 +174,9 @@ class Importer:
                 if time.monotonic() >= next_progress:
                     await self._progress(uploaded, file.tell(), spool.items, meta)
                     next_progress = time.monotonic() + self._progress_every
+            # The last word on parsing, so that even a file read in under a second
+            # shows how many items it held.
+            await self._progress(uploaded, file.tell(), spool.items, meta)
         scanner = uploaded.scanner_hint or parser.scanner
         return _Parsed(parser.format, scanner, spool.scanners | {scanner}, spool)
 
