@@ -100,6 +100,7 @@ def durable_subscriber(
     title: str,
     description: str,
     deliver_policy: DeliverPolicy = DeliverPolicy.ALL,
+    max_workers: int = 1,
 ) -> Callable[[Handler], Handler]:
     """Decorator: a durable JetStream consumer of `subject` shared by a service's replicas.
 
@@ -109,7 +110,9 @@ def durable_subscriber(
     the built-in TimeoutError). Unacknowledged messages come back after `ack_wait`.
     The handler receives the raw body and may take the message as a second parameter.
     `deliver_policy` applies only when the consumer is first created; afterwards it
-    resumes where its replicas left off.
+    resumes where its replicas left off. With `max_workers` above 1 a replica
+    handles that many messages at once, for handlers whose work on one message
+    does not depend on the one before.
     """
     return broker.subscriber(
         subject,
@@ -121,6 +124,7 @@ def durable_subscriber(
         config=ConsumerConfig(deliver_subject=f"_vigil.deliver.{settings.stream_name}.{durable}"),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         decoder=raw_body,
+        max_workers=max_workers,
         title=title,
         description=description,
     )

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 __all__ = ("EVENTS_DURABLE", "add_event_consumer")
 
 EVENTS_DURABLE = "triggers"
+EVENT_WORKERS = 8
 
 
 def add_event_consumer(broker: NatsBroker, settings: Settings, matcher: EventMatcher) -> None:
@@ -36,6 +37,9 @@ def add_event_consumer(broker: NatsBroker, settings: Settings, matcher: EventMat
         # A trigger fires only for events recorded after it was defined, and the matcher
         # reads its read models from the log, so a new consumer need not replay history.
         deliver_policy=DeliverPolicy.NEW,
+        # Events are matched independently (claims make each firing once), so a replica
+        # works on several at a time instead of waiting on each one's round trips.
+        max_workers=EVENT_WORKERS,
     )
     async def match_events(body: bytes) -> None:
         await matcher.handle([body])
