@@ -97,6 +97,10 @@ async def _raw_append(store: EventStore, events: int) -> float:
     return time.perf_counter() - started
 
 
+class FaradayFailed(Exception):
+    """faraday-plugins ran but produced no report for the file."""
+
+
 async def _faraday_parse(path: Path) -> float | None:
     """Seconds faraday-plugins takes to parse `path`, checked to have produced its hosts."""
     if FARADAY is None:
@@ -110,7 +114,7 @@ async def _faraday_parse(path: Path) -> float | None:
     seconds = time.perf_counter() - started
     # It exits 0 after "Failed to detect report", so a quick failure would pass for speed.
     if child.returncode != 0 or not out.lstrip().startswith(b"{") or b'"hosts"' not in out:
-        raise RuntimeError(f"faraday-plugins did not parse {path.name}: {out[:300]!r}")
+        raise FaradayFailed(f"faraday-plugins did not parse {path.name}: {out[:300]!r}")
     return seconds
 
 
@@ -158,10 +162,14 @@ async def run(settings: Settings) -> list[Figure]:
                     )
                 )
             )
-            faraday = await _faraday_parse(path)
-            if faraday is None:
+            try:
+                faraday = await _faraday_parse(path)
+            except FaradayFailed as failed:
+                print(f"  {failed}: no comparison for this file")
+                faraday = None
+            if FARADAY is None:
                 print("  faraday-plugins not installed: `make bench` installs the bench extra")
-            else:
+            elif faraday is not None:
                 figures.append(
                     report(
                         Figure(
