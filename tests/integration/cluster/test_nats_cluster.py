@@ -130,7 +130,12 @@ async def _replicas(settings: Settings) -> AsyncIterator[list[asyncio.subprocess
     # At info level the relays say where they resume: the story a failure needs told.
     env = {**service_env(settings), "VIGIL_STREAM_REPLICAS": "3", "VIGIL_LOG_LEVEL": "info"}
 
-    async def start() -> asyncio.subprocess.Process:
+    async def start(attempts: int = 3) -> asyncio.subprocess.Process:
+        """Start a replica; one that exits at startup is started again, as `vigil up` does.
+
+        On a cluster just formed, JetStream's API can time out while it elects the
+        leaders of a new consumer, and a service that cannot subscribe exits.
+        """
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -142,8 +147,11 @@ async def _replicas(settings: Settings) -> AsyncIterator[list[asyncio.subprocess
         )
         assert process.stdout
         line = await asyncio.wait_for(process.stdout.readline(), 90)
-        assert line.strip() == b"worker ready", line
-        return process
+        if line.strip() == b"worker ready":
+            return process
+        await process.wait()
+        assert attempts > 1, f"the stats replica did not start: {line!r}"
+        return await start(attempts - 1)
 
     processes = list(await asyncio.gather(start(), start()))
     try:
