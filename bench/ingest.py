@@ -101,13 +101,11 @@ class FaradayFailed(Exception):
     """faraday-plugins ran but produced no report for the file."""
 
 
-async def _faraday_parse(path: Path) -> float | None:
+async def _faraday_parse(path: Path, faraday: str) -> float:
     """Seconds faraday-plugins takes to parse `path`, checked to have produced its hosts."""
-    if FARADAY is None:
-        return None
     started = time.perf_counter()
     child = await asyncio.create_subprocess_exec(
-        FARADAY, "process-report", str(path),
+        faraday, "process-report", str(path),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     out, _ = await child.communicate()
@@ -162,26 +160,26 @@ async def run(settings: Settings) -> list[Figure]:
                     )
                 )
             )
-            try:
-                faraday = await _faraday_parse(path)
-            except FaradayFailed as failed:
-                print(f"  {failed}: no comparison for this file")
-                faraday = None
             if FARADAY is None:
                 print("  faraday-plugins not installed: `make bench` installs the bench extra")
-            elif faraday is not None:
-                figures.append(
-                    report(
-                        Figure(
-                            f"{label}: faraday-plugins parse alone",
-                            faraday,
-                            "s",
-                            ceiling=seconds,
-                            target="ratio > 1 (vigil faster)",
-                            meets=faraday > seconds,
+            else:
+                try:
+                    faraday = await _faraday_parse(path, FARADAY)
+                except FaradayFailed as failed:
+                    print(f"  {failed}: no comparison for this file")
+                else:
+                    figures.append(
+                        report(
+                            Figure(
+                                f"{label}: faraday-plugins parse alone",
+                                faraday,
+                                "s",
+                                ceiling=seconds,
+                                target="ratio > 1 (vigil faster)",
+                                meets=faraday > seconds,
+                            )
                         )
                     )
-                )
             path.unlink()
     await pool.close()
     return figures

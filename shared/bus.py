@@ -20,7 +20,7 @@ from faststream.nats.prometheus import NatsPrometheusMiddleware
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from prometheus_client import REGISTRY
 
-from shared.wire import POSITION_HEADER, context_of
+from shared.wire import context_of, position_of
 
 if TYPE_CHECKING:
     from faststream.message import StreamMessage
@@ -145,5 +145,6 @@ def add_projection_consumer(
     )
     async def project(body: bytes, message: Annotated[NatsMessage, Context("message")]) -> None:
         raw = message.raw_message
-        position = int((raw.headers or {}).get(POSITION_HEADER, 0))
-        await runner.on_event(workspace_of(raw.subject, settings.subject_prefix), position)
+        await runner.on_event(
+            workspace_of(raw.subject, settings.subject_prefix), position_of(raw.headers)
+        )

@@ -34,6 +34,7 @@ from shared.wire import (
     POSITION_HEADER,
     TRACEPARENT_HEADER,
     event_subject,
+    position_of,
 )
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ async def stream_head_position(js: JetStreamContext, stream: str) -> int:
     if not last_seq or not info.state.messages:
         return 0
     message = await js.get_msg(stream, seq=last_seq)
-    return int((message.headers or {}).get(POSITION_HEADER, 0))
+    return position_of(message.headers)
 
 
 async def stream_positions_after(js: JetStreamContext, stream: str, after: int) -> set[int]:
@@ -118,18 +119,17 @@ async def stream_positions_after(js: JetStreamContext, stream: str, after: int) 
     """
     info = await js.stream_info(stream)
     present: set[int] = set()
-    seq = info.state.last_seq
-    while info.state.messages and seq >= info.state.first_seq:
+    if not info.state.messages:
+        return present
+    for seq in range(info.state.last_seq, info.state.first_seq - 1, -1):
         try:
             message = await js.get_msg(stream, seq=seq)
         except NotFoundError:  # deleted messages leave holes in the sequence
-            seq -= 1
             continue
-        position = int((message.headers or {}).get(POSITION_HEADER, 0))
+        position = position_of(message.headers)
         if position <= after:
             break
         present.add(position)
-        seq -= 1
     return present
 
 

@@ -28,6 +28,7 @@ __all__ = (
     "context_of",
     "decode_wire",
     "event_subject",
+    "position_of",
 )
 
 MSG_ID_HEADER = "Nats-Msg-Id"
@@ -84,6 +85,11 @@ def context_of(type_name: str) -> str:
         return event_class(type_name).context
     except UnknownEventType:
         return "unknown"
+
+
+def position_of(headers: dict[str, str] | None) -> int:
+    """The log position a message's headers carry (0 for a message the relay did not write)."""
+    return int((headers or {}).get(POSITION_HEADER, 0))
 
 
 def event_subject(prefix: str, workspace_id: str, type_name: str) -> str:
