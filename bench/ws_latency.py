@@ -94,7 +94,9 @@ async def run(settings: Settings) -> list[Figure]:
                 ready.set()
             while len(received[index]) < total:
                 message = await ws.recv()
-                received[index].append((_decode(message).position, time.perf_counter()))
+                at = time.perf_counter()
+                lines = message.splitlines()  # a frame holds one or more events
+                received[index].extend((_decode(line).position, at) for line in lines)
 
     ready = asyncio.Event()
     connected: list[int] = []

@@ -7,7 +7,9 @@ sequence it saw whenever it detects a gap or a stall, so a reconnect to
 NATS does not silently drop events. Every message is decoded once, turned
 into the client JSON once, and published to the Litestar channels of its
 workspace and of "all workspaces"; each socket then drains its own
-subscriber queue, so a slow client never holds up the others.
+subscriber queue, so a slow client never holds up the others. Whatever
+has queued up for a socket goes out together: a text frame holds one or
+more events, one JSON object per line, so a burst costs one write.
 
 A client that asks for history gets it from the log, and the seam between
 replay and live is closed by subscribing *before* reading the log and
@@ -28,6 +30,8 @@ from services.api.schemas import EventView, encode
 from shared.wire import decode_wire
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
     from litestar import WebSocket
     from litestar.channels import ChannelsPlugin
     from litestar.channels.subscriber import Subscriber
@@ -45,6 +49,8 @@ ALL_WORKSPACES = "events"
 """Channel carrying every workspace's events (for unscoped tokens watching everything)."""
 
 REPLAY_PAGE = 500
+FRAME_BYTES = 64 * 1024
+"""Frames stay well under the 1 MiB a WebSocket client accepts by default."""
 _log = structlog.get_logger("vigil.api.live")
 
 
@@ -142,12 +148,37 @@ async def _send_events(
     after: int,
 ) -> None:
     last = await _replay(socket, store, workspace_id, types, after)
-    async for message in subscriber.iter_events():
-        event = _seam.decode(message)
-        if event.position <= last or not types.matches(event.type):
-            continue
-        await socket.send_data(message, mode="text")
-        last = event.position
+    queued = subscriber.iter_events()
+    async for first in queued:
+        burst = [first]
+        while subscriber.qsize:  # what arrived meanwhile shares the frames: a write per burst
+            burst.append(await anext(queued))
+        wanted: list[bytes] = []
+        for message in burst:
+            event = _seam.decode(message)
+            if event.position > last and types.matches(event.type):
+                wanted.append(message)
+                last = event.position
+        for frame in frames(wanted):
+            await socket.send_data(frame, mode="text")
+
+
+def frames(events: Iterable[bytes], limit: int = FRAME_BYTES) -> Iterator[bytes]:
+    """Join encoded events into newline-separated frames of at most `limit` bytes.
+
+    One frame per event would cost a write per event and socket; a lone
+    event larger than the limit still goes, in a frame of its own.
+    """
+    frame: list[bytes] = []
+    size = 0
+    for event in events:
+        if frame and size + len(event) > limit:
+            yield b"\n".join(frame)
+            frame, size = [], 0
+        frame.append(event)
+        size += len(event) + 1
+    if frame:
+        yield b"\n".join(frame)
 
 
 async def _replay(
@@ -165,8 +196,8 @@ async def _replay(
         page = await store.read_all(
             after=after, limit=REPLAY_PAGE, workspace_id=workspace_id, types=names
         )
-        for event in page:
-            await socket.send_data(encode(EventView.from_recorded(event)), mode="text")
+        for frame in frames(encode(EventView.from_recorded(event)) for event in page):
+            await socket.send_data(frame, mode="text")
         if page:
             after = page[-1].position
         if len(page) < REPLAY_PAGE:

@@ -1,4 +1,4 @@
-"""``WS /api/v1/stream``: the log from a position, then live, as one JSON event per frame."""
+"""``WS /api/v1/stream``: the log from a position, then live, as JSON lines in text frames."""
 
 from __future__ import annotations
 

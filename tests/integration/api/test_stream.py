@@ -13,7 +13,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from shared.eventstore import EventStore
 from tests.integration.api.conftest import Api
-from tests.support.events import notes
+from tests.support.events import NoteTaken, notes
 
 TIMEOUT = 30.0
 
@@ -21,14 +21,15 @@ TIMEOUT = 30.0
 async def receive_until(
     socket: ClientConnection, done: Any, within: float = TIMEOUT
 ) -> list[dict[str, Any]]:
-    """Collect events until `done(event)` is true for one of them (bounded)."""
+    """Collect events, one JSON object per line of each frame, until `done(event)` holds."""
     received: list[dict[str, Any]] = []
     async with asyncio.timeout(within):
         while True:
-            event = json.loads(await socket.recv())
-            received.append(event)
-            if done(event):
-                return received
+            for line in (await socket.recv()).splitlines():
+                event = json.loads(line)
+                received.append(event)
+                if done(event):
+                    return received
 
 
 async def test_a_client_subscribed_beforehand_sees_the_workspace_being_created(
@@ -79,7 +80,7 @@ async def test_replay_and_live_meet_without_gap_or_duplicate(
         await store.append_to_stream(stream, workspace, notes(1, "last"))
 
     url = f"{api.ws}/api/v1/stream?workspace={workspace}&after=0&token={admin_token}"
-    async with connect(url, max_size=None) as socket:
+    async with connect(url) as socket:  # frames stay under the client's default 1 MiB
         writer = asyncio.create_task(append_during_replay())
         received = await receive_until(socket, lambda e: e["data"].get("text") == "last-0")
         await writer
@@ -87,6 +88,19 @@ async def test_replay_and_live_meet_without_gap_or_duplicate(
     expected = [e.position for e in await store.read_all(workspace_id=workspace, limit=10_000)]
     assert [e["position"] for e in received] == expected
     assert len(expected) == 1 + 1200 + 400 + 1
+
+
+async def test_a_replay_of_large_events_stays_within_a_clients_frame_limit(
+    api: Api, admin_token: str, store: EventStore, workspace: str
+) -> None:
+    large = [NoteTaken(text=f"{i}:" + "x" * 8_000, n=i) for i in range(300)]
+    await store.append_to_stream(f"notes-{workspace}", workspace, large)
+
+    url = f"{api.ws}/api/v1/stream?workspace={workspace}&after=0&token={admin_token}"
+    async with connect(url, max_size=256 * 1024) as socket:
+        received = await receive_until(socket, lambda e: e["data"].get("n") == 299)
+
+    assert [e["data"]["n"] for e in received[1:]] == list(range(300))
 
 
 async def test_live_events_are_filtered_by_type_pattern(
