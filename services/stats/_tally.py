@@ -99,7 +99,7 @@ def fold(
     """Apply ``(position, event)`` pairs to `states` (by fingerprint) in order, into `tally`.
 
     Returns, for every finding the batch changed, the position of the last
-    event that changed it.
+    event that changed it; an event that leaves a state equal is no change.
     """
     originals: dict[str, FindingState | None] = {}
     changed: dict[str, int] = {}
@@ -107,8 +107,8 @@ def fold(
         fingerprint: str = getattr(event, "fingerprint", "")
         before = states.get(fingerprint)
         after = evolve(before, event)
-        if after is before:
-            continue
+        if after is before or after == before:
+            continue  # e.g. a re-observation: nothing the statistics count has changed
         originals.setdefault(fingerprint, before)
         changed[fingerprint] = position
         tally.transition(before, after, event_time(event))
