@@ -286,38 +286,62 @@ class Replayer:
         return _State(projection, tables, start, start, head)
 
     async def _bulk(self, states: list[_State], schema: str, on_progress: Progress | None) -> None:
-        """Apply the log to the shadows, batch by batch, one read for every projection."""
+        """Apply the log to the shadows, batch by batch, one read for every projection.
+
+        The next batch is read while this one is applied, and the projections
+        apply side by side, each on its own connection: one's statements run
+        in PostgreSQL while another's events are folded here.
+        """
         pending = [s for s in states if s.position < s.target]
         if not pending:
             return
-        position = min(s.position for s in pending)
+        first = min(s.position for s in pending)
         target = max(s.target for s in pending)
-        first = position
-        while position < target:
-            upper = min(position + self._batch, target)
-            active = [s for s in pending if s.position < min(upper, s.target)]
-            types = sorted({t for s in active for t in s.projection.event_types})
-            async with self._pool.acquire() as conn, conn.transaction():
-                await _search_shadow_first(conn, schema)
-                rows = await conn.fetch(
-                    f"{_SELECT} WHERE position > $1 AND position <= $2"
-                    " AND event_type = ANY($3::text[]) ORDER BY position",
-                    position,
-                    upper,
-                    types,
-                )
-                events = [record_from_row(row) for row in rows]
-                for state in active:
-                    await self._apply(conn, state, events, min(upper, state.target))
-                    await conn.execute(
-                        f"UPDATE {quote(schema)}.replay_progress SET position = $2"
-                        " WHERE projection = $1",
-                        state.projection.name,
-                        state.position,
-                    )
-            position = upper
-            if on_progress is not None:
-                on_progress("rebuilding", position - first, target - first)
+        types = sorted({t for s in pending for t in s.projection.event_types})
+        reading = asyncio.ensure_future(self._read(first, min(first + self._batch, target), types))
+        try:
+            for after in range(first, target, self._batch):
+                upper = min(after + self._batch, target)
+                events = await reading
+                if upper < target:
+                    following = min(upper + self._batch, target)
+                    reading = asyncio.ensure_future(self._read(upper, following, types))
+                active = [s for s in pending if s.position < min(upper, s.target)]
+                async with asyncio.TaskGroup() as group:
+                    for state in active:
+                        group.create_task(self._apply_committed(state, schema, events, upper))
+                if on_progress is not None:
+                    on_progress("rebuilding", upper - first, target - first)
+        finally:
+            reading.cancel()
+
+    async def _read(self, after: int, upper: int, types: list[str]) -> list[Any]:
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"{_SELECT} WHERE position > $1 AND position <= $2"
+                " AND event_type = ANY($3::text[]) ORDER BY position",
+                after,
+                upper,
+                types,
+            )
+        return [record_from_row(row) for row in rows]
+
+    async def _apply_committed(
+        self, state: _State, schema: str, events: list[Any], upper: int
+    ) -> None:
+        """Apply a batch to one projection's shadow and record its progress, in one transaction.
+
+        Projections apply side by side, each on its own connection, so one's
+        statements run in PostgreSQL while another's events are folded here.
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            await _search_shadow_first(conn, schema)
+            await self._apply(conn, state, events, min(upper, state.target))
+            await conn.execute(
+                f"UPDATE {quote(schema)}.replay_progress SET position = $2 WHERE projection = $1",
+                state.projection.name,
+                state.position,
+            )
 
     @staticmethod
     async def _apply(conn: Connection, state: _State, events: list[Any], upper: int) -> None:
