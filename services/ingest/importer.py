@@ -1,7 +1,8 @@
 """Importing one uploaded scan: fetch, detect, parse, stage, decide, append, all or nothing.
 
 Parsing streams the file into a local spool (memory stays flat, progress is
-recorded about once a second). Applying happens in one transaction that
+recorded about once a second), in a worker thread that reads the file while
+it is still arriving from the object store. Applying happens in one transaction that
 holds the workspace's import lock: it checks that the scan is not finished
 already (so a retried or duplicated job applies once), brings the ingest
 read models up to the log head (taking their checkpoints), and then, chunk
@@ -16,6 +17,7 @@ anywhere leaves no host or finding event, and no read-model change, behind.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from typing import IO, TYPE_CHECKING, Any
@@ -51,10 +53,11 @@ from shared.contracts import (
     scan_stream,
 )
 from shared.eventstore import StreamWrite
+from shared.filling_file import TransferFailed
 from shared.objectstore import ObjectMissing
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterable, Sequence
+    from collections.abc import Collection, Iterable, Iterator, Sequence
 
     import asyncpg
 
@@ -160,25 +163,24 @@ class Importer:
     # --- parsing -----------------------------------------------------------------------
 
     async def _stage(self, uploaded: ScanUploaded, spool: Spool, meta: EventMetadata) -> _Parsed:
-        async with self._objects.download(uploaded.object_name) as file:
-            head = file.read(SNIFF_BYTES)
-            file.seek(0)
-            parser = (
-                self._formats.parser_for(uploaded.format_hint)
-                if uploaded.format_hint
-                else self._formats.detect_format(head)
-            )
-            next_progress = time.monotonic() + self._progress_every
-            for item in _guarded(parser, file):
-                spool.add(item)
-                if time.monotonic() >= next_progress:
-                    await self._progress(uploaded, file.tell(), spool.items, meta)
-                    next_progress = time.monotonic() + self._progress_every
+        """Parse the file into `spool` in a worker thread, while it is still downloading."""
+        async with self._objects.download_streaming(uploaded.object_name) as file:
+            parser = await asyncio.to_thread(self._parser_for, uploaded, file)
+            items = _guarded(parser, file)
+            while await asyncio.to_thread(_spool_for, self._progress_every, items, spool):
+                await self._progress(uploaded, file.tell(), spool.items, meta)
             # The last word on parsing, so that even a file read in under a second
             # shows how many items it held.
             await self._progress(uploaded, file.tell(), spool.items, meta)
         scanner = uploaded.scanner_hint or parser.scanner
         return _Parsed(parser.format, scanner, spool.scanners | {scanner}, spool)
+
+    def _parser_for(self, uploaded: ScanUploaded, file: IO[bytes]) -> type[Parser]:
+        head = file.read(SNIFF_BYTES)
+        file.seek(0)
+        if uploaded.format_hint:
+            return self._formats.parser_for(uploaded.format_hint)
+        return self._formats.detect_format(head)
 
     async def _progress(
         self, uploaded: ScanUploaded, bytes_read: int, items: int, meta: EventMetadata
@@ -313,15 +315,29 @@ class Importer:
         return found
 
 
-def _guarded(parser: type[Parser], file: IO[bytes]) -> Iterable[Item]:
-    """The parser's items; anything it raises besides `ScanRejected` becomes one."""
+def _spool_for(seconds: float, items: Iterator[Item], spool: Spool) -> bool:
+    """Spool items for about `seconds`; False once there are no more (runs in a thread)."""
+    until = time.monotonic() + seconds
+    for item in items:
+        spool.add(item)
+        if time.monotonic() >= until:
+            return True
+    return False
+
+
+def _guarded(parser: type[Parser], file: IO[bytes]) -> Iterator[Item]:
+    """The parser's items; anything it raises besides `ScanRejected` becomes one.
+
+    A broken download (`TransferFailed`) is not the file's fault and passes
+    through, so that the job is retried.
+    """
     items = parser().parse(file)
     while True:
         try:
             item = next(items)
         except StopIteration:
             return
-        except ScanRejected:
+        except (ScanRejected, TransferFailed):
             raise
         except Exception as exc:
             raise ScanRejected(

@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 from collections import Counter
+from collections.abc import AsyncIterator
+from typing import IO
 
 import asyncpg
 import pytest
 
+from services.ingest.importer import Importer
 from services.ingest.jobs import ImportQueue
+from services.ingest.projections import ingest_projections
 from shared.contracts import (
     FindingClosed,
     FindingDetected,
     FindingReopened,
     ScanCompleted,
     ScanFailed,
+    scan_stream,
 )
 from shared.eventstore import EventStore
+from shared.filling_file import FillingFile, TransferFailed
 from shared.objectstore import ScanObjectStore
+from shared.projections import ProjectionRunner
 from tests.integration.ingest.conftest import (
     project,
     read_models,
@@ -25,7 +34,7 @@ from tests.integration.ingest.conftest import (
     wait_finished,
     workspace_events,
 )
-from tests.integration.ingest.formats import scan_file
+from tests.integration.ingest.formats import FormatsWithFixture, scan_file
 
 HOSTS = {
     "10.0.0.1": ["p1", "r2", "r3"],
@@ -198,3 +207,44 @@ async def test_two_imports_into_one_workspace_at_once_stay_correct(
     assert len(models["ingest_hosts"]) == len(hosts)
     observed_twice = [f for f in models["ingest_findings"] if f["observations"] == 2]
     assert len(observed_twice) == len(shared)
+
+
+class _BreaksOffMidway(ScanObjectStore):
+    """The real store, except that streamed downloads stop after their first 100 bytes."""
+
+    @contextlib.asynccontextmanager
+    async def download_streaming(self, name: str) -> AsyncIterator[IO[bytes]]:
+        async with self.download(name) as whole:
+            file = FillingFile()
+            file.append(whole.read(100))
+            file.finish(TransferFailed("the connection to NATS dropped"))
+            try:
+                yield io.BufferedReader(file)
+            finally:
+                file.close()
+
+
+async def test_a_download_that_breaks_off_fails_the_attempt_not_the_scan(
+    store: EventStore,
+    objects: ScanObjectStore,
+    pool: asyncpg.Pool,
+    workspace_id: str,
+    ingest_schema: None,
+) -> None:
+    scan_id = await upload(store, objects, workspace_id, scan_file(HOSTS))
+    runner = ProjectionRunner(pool, ingest_projections())
+    broken = _BreaksOffMidway(objects._js)
+    importer = Importer(pool, store, broken, runner, formats=FormatsWithFixture())
+
+    with pytest.raises(TransferFailed, match="dropped"):
+        await importer.run(scan_id, workspace_id)
+
+    types = [e.type for e in await store.read_stream(scan_stream(scan_id))]
+    assert types[-1] == "ScanStarted"  # no ScanFailed: the job is retried
+    assert {e.context for e in await workspace_events(store, workspace_id)} == {"scan"}
+    await Importer(pool, store, objects, runner, formats=FormatsWithFixture()).run(
+        scan_id, workspace_id
+    )
+    done = (await store.read_stream(scan_stream(scan_id)))[-1].data
+    assert isinstance(done, ScanCompleted), done
+    assert done.findings == 5

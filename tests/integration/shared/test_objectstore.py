@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import secrets
@@ -45,6 +46,35 @@ async def test_objects_are_readable_by_the_nats_client(
     await objects.put("scan-2", pieces(content, 333))
     result = await (await js.object_store(bucket)).get("scan-2")
     assert result.data == content
+
+
+async def test_objects_written_by_the_nats_client_download_too(
+    objects: ScanObjectStore, js: JetStreamContext, bucket: str
+) -> None:
+    content = os.urandom(200_000)
+    await objects.put("ours", pieces(b"creates the bucket"))
+    await (await js.object_store(bucket)).put("theirs", content)
+    async with objects.download("theirs") as file:
+        assert file.read() == content
+
+
+async def test_a_streaming_download_is_read_from_a_thread_while_it_arrives(
+    objects: ScanObjectStore,
+) -> None:
+    content = os.urandom(700_000)  # 43 chunks of 16 KiB
+    await objects.put("scan-4", pieces(content))
+    async with objects.download_streaming("scan-4") as file:
+        head = await asyncio.to_thread(file.read, 1000)
+        rest = await asyncio.to_thread(file.read)
+        assert head + rest == content
+        file.seek(0)
+        assert await asyncio.to_thread(file.read, 10) == content[:10]
+
+
+async def test_a_streaming_download_of_a_missing_object_says_so(objects: ScanObjectStore) -> None:
+    with pytest.raises(ObjectMissing):
+        async with objects.download_streaming("never-stored"):
+            pass
 
 
 async def test_empty_object(objects: ScanObjectStore) -> None:
