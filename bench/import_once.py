@@ -1,7 +1,10 @@
-"""Run one import in this process and print its peak RSS: `python -m bench.import_once SCAN WS`.
+"""Run one import in this process and print its peak RSS: `python -m bench.import_once`.
 
 The import benchmark runs the importer in a process of its own so that the
-peak resident memory it reports is the import's, not the benchmark's.
+peak resident memory it reports is the import's, not the benchmark's. Like
+a running ingest worker, the process starts and connects first: it prints
+``ready``, then reads ``SCAN_ID WORKSPACE`` from stdin, imports that scan
+and prints its peak RSS in bytes.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from shared.projections import ProjectionRunner
 from shared.settings import Settings
 
 
-async def main(scan_id: str, workspace_id: str) -> None:
+async def main() -> None:
     settings = Settings.from_env()
     assert settings.database_url
     assert settings.nats_url
@@ -30,6 +33,8 @@ async def main(scan_id: str, workspace_id: str) -> None:
     nc = await nats.connect(settings.nats_url)
     runner = ProjectionRunner(pool, ingest_projections())
     importer = Importer(pool, EventStore(pool), ScanObjectStore(nc.jetstream()), runner)
+    print("ready", flush=True)
+    scan_id, workspace_id = (await asyncio.to_thread(sys.stdin.readline)).split()
     await importer.run(scan_id, workspace_id)
     await nc.drain()
     await pool.close()
@@ -53,5 +58,5 @@ def peak_rss() -> int:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    asyncio.run(main())
     print(peak_rss(), flush=True)

@@ -42,8 +42,20 @@ async def _import(settings: Settings, store: EventStore, path: Path) -> tuple[fl
     assert settings.database_url
     workspace = f"bench-{secrets.token_hex(4)}"
     scan_id = f"scan-{secrets.token_hex(6)}"
+    env = {
+        **os.environ,
+        "VIGIL_NATS_URL": settings.nats_url,
+        "VIGIL_DATABASE_URL": settings.database_url,
+    }
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.import_once",
+        env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert child.stdout is not None
+    if (await child.stdout.readline()).strip() != b"ready":
+        raise RuntimeError("the importer process did not start")
     nc = await nats.connect(settings.nats_url)
-    started = time.perf_counter()
+    started = time.perf_counter()  # a running worker: its start-up is not the import's
     stored = await ScanObjectStore(nc.jetstream()).put(scan_id, _chunks(path))
     [uploaded] = await store.append_to_stream(
         scan_stream(scan_id),
@@ -55,16 +67,7 @@ async def _import(settings: Settings, store: EventStore, path: Path) -> tuple[fl
             )
         ],
     )  # fmt: skip
-    env = {
-        **os.environ,
-        "VIGIL_NATS_URL": settings.nats_url,
-        "VIGIL_DATABASE_URL": settings.database_url,
-    }
-    child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.import_once", scan_id, workspace,
-        env=env, stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, _ = await child.communicate()
+    out, _ = await child.communicate(f"{scan_id} {workspace}\n".encode())
     rss = int(out.split()[-1])
     head = await store.head_position()
     pool = store._pool
