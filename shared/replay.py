@@ -329,11 +329,7 @@ class Replayer:
     async def _apply_committed(
         self, state: _State, schema: str, events: list[Any], upper: int
     ) -> None:
-        """Apply a batch to one projection's shadow and record its progress, in one transaction.
-
-        Projections apply side by side, each on its own connection, so one's
-        statements run in PostgreSQL while another's events are folded here.
-        """
+        """Apply a batch to one projection's shadow and record its progress, in one transaction."""
         async with self._pool.acquire() as conn, conn.transaction():
             await _search_shadow_first(conn, schema)
             await self._apply(conn, state, events, min(upper, state.target))
@@ -347,9 +343,9 @@ class Replayer:
     async def _apply(conn: Connection, state: _State, events: list[Any], upper: int) -> None:
         """Apply this batch's events for `state`'s projection through one pipeline.
 
-        Each workspace's events go to `Projection.apply_batch` at once, as the
-        runner hands them over; workspaces are independent (per-workspace
-        checkpoints), so their order between one another does not matter.
+        The whole batch, every workspace's events in log order, goes to
+        `Projection.apply_batch` at once: a set-based projection then takes
+        one statement per kind of change, not one per kind and workspace.
         """
         projection, bounds = state.projection, state.bounds
         pipeline = _Pipeline(conn)
@@ -361,11 +357,8 @@ class Replayer:
             and state.position < event.position <= upper
             and (bounds is None or event.position <= bounds.get(event.workspace_id, 0))
         ]
-        by_workspace: dict[str, list[Any]] = {}
-        for event in chosen:
-            by_workspace.setdefault(event.workspace_id, []).append(event)
-        for batch in by_workspace.values():
-            await projection.apply_batch(shadow_conn, batch)
+        if chosen:
+            await projection.apply_batch(shadow_conn, chosen)
         await pipeline.flush()
         state.applied += len(chosen)
         state.position = upper

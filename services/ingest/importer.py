@@ -2,17 +2,18 @@
 
 Parsing streams the file into a local spool (memory stays flat, progress is
 recorded about once a second), in a worker thread that reads the file while
-it is still arriving from the object store. Applying happens in one transaction that
-holds the workspace's import lock: it checks that the scan is not finished
-already (so a retried or duplicated job applies once), brings the ingest
-read models up to the log head (taking their checkpoints), and then, chunk
-by chunk, decides against the read models, appends the host, service and
-finding events with one COPY and applies them to the read models in bulk,
-`ScanCompleted` last. So the read models are up to date when the import
-commits, and the projection consumer finds nothing left to do. Finding
-streams are appended at the versions the read model showed, so a concurrent
-analyst change aborts the transaction and the job is retried. A crash
-anywhere leaves no host or finding event, and no read-model change, behind.
+it is still arriving from the object store. Applying happens in one
+transaction that holds the workspace's import lock: it checks that the scan
+is not finished already (so a retried or duplicated job applies once),
+brings the ingest read models up to the log head (taking their checkpoints),
+and then, chunk by chunk, decides against the read models, appends the
+host, service and finding events with one COPY and applies them to the read
+models in bulk, `ScanCompleted` last. So the read models are up to date when
+the import commits, and the projection consumer finds nothing left to do.
+Finding streams are appended at the versions the read model showed, so a
+concurrent analyst change aborts the transaction and the job is retried. A
+crash anywhere leaves no host or finding event, and no read-model change,
+behind.
 """
 
 from __future__ import annotations
