@@ -71,10 +71,27 @@ def _to_jsonb(value: object) -> bytes:
     Scanner output does carry NUL characters (binary evidence); refusing the
     whole import for them would be worse than replacing them.
     """
-    encoded = _encode(value)
+    return _without_nul(_encode(value))
+
+
+def _without_nul(encoded: bytes) -> bytes:
     if b"\\u0000" in encoded:
-        encoded = _NUL_ESCAPE.sub(rb"\1\\ufffd", encoded)
+        return _NUL_ESCAPE.sub(rb"\1\\ufffd", encoded)
     return encoded
+
+
+def _as_stored(event: Event) -> tuple[bytes, Event]:
+    """The event's stored JSON, and the event as it will read back from the log.
+
+    Usually the event itself; when a NUL had to be replaced, the replaced
+    version, so that what an append returns (and projections apply from
+    memory) is exactly what any later reader of the log gets.
+    """
+    encoded = _encode(event)
+    stored = _without_nul(encoded)
+    if stored is encoded or stored == encoded:
+        return stored, event
+    return stored, decode_event(event.type_name(), event.schema_version, stored)
 
 
 _metadata_decoder = msgspec.json.Decoder(EventMetadata)
@@ -226,10 +243,11 @@ class EventStore:
             version = versions.get(write.stream_id, 0)
             if write.expected_version is not None and write.expected_version != version:
                 raise ConcurrencyError(write.stream_id, write.expected_version, version)
-            for event in write.events:
+            for written in write.events:
                 version += 1
                 head += 1
                 event_id = new_event_id()
+                data, event = _as_stored(written)
                 rows.append(
                     (
                         head,
@@ -239,7 +257,7 @@ class EventStore:
                         write.workspace_id,
                         event.type_name(),
                         event.schema_version,
-                        _to_jsonb(event),
+                        data,
                         encoded_metadata,
                         now,
                     )

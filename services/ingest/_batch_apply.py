@@ -8,9 +8,9 @@ with one statement, leaves the tables exactly as applying the events one by
 one in log order. Each statement mirrors its per-event twin in
 `services.ingest.projections`.
 
-PostgreSQL text cannot hold U+0000; the log stores it as U+FFFD (see
-`shared.eventstore`), so events applied straight from memory are cleaned the
-same way here.
+PostgreSQL text cannot hold U+0000; the log stores it as U+FFFD, and the
+events an append returns already carry the replacement (see
+`shared.eventstore`), so nothing here needs to clean text.
 """
 
 from __future__ import annotations
@@ -36,19 +36,10 @@ if TYPE_CHECKING:
     from shared.contracts import FindingDetails, RecordedEvent
     from shared.database import Connection
 
-__all__ = ("BATCH_THRESHOLD", "apply_in_bulk", "bulk_kind", "clean", "rounds")
+__all__ = ("BATCH_THRESHOLD", "apply_in_bulk", "bulk_kind", "rounds")
 
 BATCH_THRESHOLD = 16
 """Fewer events of one kind in a round than this are applied one by one."""
-
-
-def clean(value: Any) -> Any:
-    """`value` with U+0000 replaced by U+FFFD in strings (and lists of strings), as the log does."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd") if "\x00" in value else value
-    if isinstance(value, list | tuple):
-        return [clean(v) for v in value]
-    return value
 
 
 def row_key(event: RecordedEvent) -> tuple[object, ...]:
@@ -177,19 +168,19 @@ _UPDATE_CLOSED = (
 
 def _details(details: FindingDetails) -> tuple[Any, ...]:
     return (
-        clean(details.title),
+        details.title,
         details.severity,
         SEVERITY_RANK[details.severity],
-        clean(details.rule_id),
-        clean(details.location),
-        clean(details.description),
-        clean(details.solution),
-        clean(details.references),
-        clean(details.cve),
-        clean(details.cwe),
-        clean(details.cvss_vector),
+        details.rule_id,
+        details.location,
+        details.description,
+        details.solution,
+        details.references,
+        details.cve,
+        details.cwe,
+        details.cvss_vector,
         details.cvss_score,
-        clean(details.evidence),
+        details.evidence,
     )
 
 
@@ -199,12 +190,12 @@ def _host_row(event: RecordedEvent) -> tuple[Any, ...]:
     return (
         host.workspace_id,
         host.asset_id,
-        clean(host.kind) if detected else None,
-        clean(host.key) if detected else None,
-        clean(host.address),
-        clean(host.hostnames),
-        clean(host.os),
-        clean(host.mac),
+        host.kind if detected else None,
+        host.key if detected else None,
+        host.address,
+        host.hostnames,
+        host.os,
+        host.mac,
         host.first_seen if detected else host.seen_at,
         host.scan_id,
         event.position,
@@ -218,11 +209,11 @@ def _service_row(event: RecordedEvent) -> tuple[Any, ...]:
         service.workspace_id,
         service.asset_id,
         service.port,
-        clean(service.protocol),
-        clean(service.state),
-        clean(service.name),
-        clean(service.product),
-        clean(service.version),
+        service.protocol,
+        service.state,
+        service.name,
+        service.product,
+        service.version,
         service.first_seen if detected else service.seen_at,
         service.scan_id,
         event.position,
@@ -237,12 +228,12 @@ def _finding_row(event: RecordedEvent) -> tuple[Any, ...]:
         found.fingerprint,
         *_details(found.details),
         found.asset_id if detected else None,
-        clean(found.asset_kind) if detected else None,
-        clean(found.asset_key) if detected else None,
+        found.asset_kind if detected else None,
+        found.asset_key if detected else None,
         found.port if detected else None,
-        clean(found.protocol) if detected else None,
-        clean(found.scanner),
-        clean(found.scope),
+        found.protocol if detected else None,
+        found.scanner,
+        found.scope,
         found.first_seen if detected else found.seen_at,
         found.scan_id,
         found.scan_sha256,

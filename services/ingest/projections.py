@@ -14,7 +14,6 @@ from services.ingest._batch_apply import (
     BATCH_THRESHOLD,
     apply_in_bulk,
     bulk_kind,
-    clean,
     rounds,
 )
 from services.ingest.identity import SEVERITY_RANK
@@ -46,11 +45,6 @@ if TYPE_CHECKING:
 __all__ = ("InventoryProjection", "ScansProjection", "ingest_projections")
 
 
-async def _execute(conn: Connection, statement: str, *args: object) -> None:
-    """Run one statement with U+0000 cleaned out of its text arguments (see `clean`)."""
-    await conn.execute(statement, *[clean(arg) for arg in args])
-
-
 def _names(*types: type[object]) -> frozenset[str]:
     return frozenset(t.type_name() for t in types)  # type: ignore[attr-defined]
 
@@ -68,8 +62,7 @@ class ScansProjection(Projection):
         """Move the scan's row along its lifecycle."""
         match event.data:
             case ScanUploaded() as up:
-                await _execute(
-                    conn,
+                await conn.execute(
                     "INSERT INTO ingest_scans (scan_id, workspace_id, filename, object_name, size,"
                     " sha256, format_hint, scanner_hint, scope, status, uploaded_at, uploaded_by,"
                     " position) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $10, $11,"
@@ -88,8 +81,7 @@ class ScansProjection(Projection):
                     event.position,
                 )
             case ScanStarted(scan_id=scan_id, attempt=attempt):
-                await _execute(
-                    conn,
+                await conn.execute(
                     "UPDATE ingest_scans SET status = 'parsing', attempts = $2, started_at = $3,"
                     " bytes_read = 0, items = 0, position = $4"
                     " WHERE scan_id = $1 AND status IN ('queued', 'parsing')",
@@ -99,8 +91,7 @@ class ScansProjection(Projection):
                     event.position,
                 )
             case ScanProgressed(scan_id=scan_id, bytes_read=bytes_read, items=items):
-                await _execute(
-                    conn,
+                await conn.execute(
                     "UPDATE ingest_scans SET bytes_read = $2, items = $3, position = $4"
                     " WHERE scan_id = $1 AND status = 'parsing'",
                     scan_id,
@@ -109,8 +100,7 @@ class ScansProjection(Projection):
                     event.position,
                 )
             case ScanCompleted() as done:
-                await _execute(
-                    conn,
+                await conn.execute(
                     "UPDATE ingest_scans SET status = 'applied', format = $2, scanner = $3,"
                     " hosts = $4, services = $5, findings = $6, findings_new = $7,"
                     " findings_observed = $8, findings_reopened = $9, findings_closed = $10,"
@@ -134,8 +124,7 @@ class ScansProjection(Projection):
                     event.position,
                 )
             case ScanFailed(scan_id=scan_id, reason=reason):
-                await _execute(
-                    conn,
+                await conn.execute(
                     "UPDATE ingest_scans SET status = 'failed', reason = $2, finished_at = $3,"
                     " position = $4 WHERE scan_id = $1",
                     scan_id,
@@ -213,8 +202,7 @@ class InventoryProjection(Projection):
                 await self._detected(conn, event, detected)
             case FindingObserved() | FindingReopened() as seen:
                 reopened = isinstance(seen, FindingReopened)
-                await _execute(
-                    conn,
+                await conn.execute(
                     f"UPDATE ingest_findings SET {_DETAILS}, last_seen = $16,"
                     " last_scan_id = $17, last_scan_sha256 = $18, observations = observations + 1,"
                     " scanners = CASE WHEN $19 = ANY(scanners) THEN scanners"
@@ -238,8 +226,7 @@ class InventoryProjection(Projection):
                     event.position,
                 )
             case FindingClosed() as closed:
-                await _execute(
-                    conn,
+                await conn.execute(
                     "UPDATE ingest_findings SET status = 'fixed', closed_at = $3, version = $4,"
                     " position = $5 WHERE workspace_id = $1 AND fingerprint = $2",
                     closed.workspace_id,
@@ -250,8 +237,7 @@ class InventoryProjection(Projection):
                 )
             case FindingStatusChanged() as changed:
                 fixed = changed.status == FindingStatus.FIXED
-                await _execute(
-                    conn,
+                await conn.execute(
                     "UPDATE ingest_findings SET status = $3, status_comment = $4,"
                     " status_actor = $5, status_changed_at = $6,"
                     " closed_at = CASE WHEN $7 THEN $6::timestamptz ELSE NULL END,"
@@ -269,8 +255,7 @@ class InventoryProjection(Projection):
 
     @staticmethod
     async def _detected(conn: Connection, event: RecordedEvent, found: FindingDetected) -> None:
-        await _execute(
-            conn,
+        await conn.execute(
             "INSERT INTO ingest_findings (workspace_id, fingerprint, title, severity,"
             ' severity_rank, rule_id, location, description, solution, "references", cve, cwe,'
             " cvss_vector, cvss_score, evidence, asset_id, asset_kind, asset_key, port, protocol,"
@@ -300,8 +285,7 @@ class InventoryProjection(Projection):
     async def _asset(conn: Connection, event: RecordedEvent) -> None:
         match event.data:
             case HostDetected() as host:
-                await _execute(
-                    conn,
+                await conn.execute(
                     "INSERT INTO ingest_hosts (workspace_id, asset_id, kind, key, address,"
                     " hostnames, os, mac, first_seen, last_seen, first_scan_id, last_scan_id,"
                     " position) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $10, $11)"
@@ -319,8 +303,7 @@ class InventoryProjection(Projection):
                     event.position,
                 )
             case HostChanged() as host:
-                await _execute(
-                    conn,
+                await conn.execute(
                     "UPDATE ingest_hosts SET address = $3, hostnames = $4, os = $5, mac = $6,"
                     " last_seen = $7, last_scan_id = $8, position = $9"
                     " WHERE workspace_id = $1 AND asset_id = $2",
@@ -335,8 +318,7 @@ class InventoryProjection(Projection):
                     event.position,
                 )
             case ServiceDetected() as service:
-                await _execute(
-                    conn,
+                await conn.execute(
                     "INSERT INTO ingest_services (workspace_id, asset_id, port, protocol, state,"
                     " name, product, version, first_seen, last_seen, first_scan_id, last_scan_id,"
                     " position) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $10, $11)"
@@ -354,8 +336,7 @@ class InventoryProjection(Projection):
                     event.position,
                 )
             case ServiceChanged() as service:
-                await _execute(
-                    conn,
+                await conn.execute(
                     "UPDATE ingest_services SET state = $5, name = $6, product = $7, version = $8,"
                     " last_seen = $9, last_scan_id = $10, position = $11"
                     " WHERE workspace_id = $1 AND asset_id = $2 AND port = $3 AND protocol = $4",

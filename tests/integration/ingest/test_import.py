@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import json
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import IO
@@ -248,3 +249,32 @@ async def test_a_download_that_breaks_off_fails_the_attempt_not_the_scan(
     done = (await store.read_stream(scan_stream(scan_id)))[-1].data
     assert isinstance(done, ScanCompleted), done
     assert done.findings == 5
+
+
+@pytest.mark.parametrize("findings", [3, 40], ids=["one by one", "in bulk"])
+async def test_nul_characters_in_a_scan_reach_the_read_models_as_replacement_characters(
+    store: EventStore,
+    objects: ScanObjectStore,
+    pool: asyncpg.Pool,
+    workspace_id: str,
+    ingest_schema: None,
+    findings: int,
+) -> None:
+    lines = [{"vigil-test": 1}, {"host": "10.9.9.9"}] + [
+        {"finding": "10.9.9.9", "rule": f"r{i}", "title": f"Dump\x00{i}", "description": "a\x00b"}
+        for i in range(findings)
+    ]
+    lines.append({"end": len(lines) - 1})
+    content = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+    scan_id = await upload(store, objects, workspace_id, content)
+    runner = ProjectionRunner(pool, ingest_projections())
+
+    await Importer(pool, store, objects, runner, formats=FormatsWithFixture()).run(
+        scan_id, workspace_id
+    )
+
+    done = (await store.read_stream(scan_stream(scan_id)))[-1].data
+    assert isinstance(done, ScanCompleted), done
+    rows = (await read_models(pool, workspace_id))["ingest_findings"]
+    assert sorted(row["title"] for row in rows) == sorted(f"Dump\ufffd{i}" for i in range(findings))
+    assert {row["description"] for row in rows} == {"a\ufffdb"}

@@ -230,10 +230,11 @@ async def test_follower_sees_every_event_once_in_one_order_under_concurrent_writ
 async def test_nul_characters_are_stored_as_replacement_characters(
     store: EventStore, workspace_id: str
 ) -> None:
-    await store.append_to_stream(
+    [appended] = await store.append_to_stream(
         "nul-" + workspace_id, workspace_id, [NoteTaken(text="a\x00b \\u0000 literal")]
     )
 
     [read] = await store.read_stream("nul-" + workspace_id)
 
     assert read.data == NoteTaken(text="a\ufffdb \\u0000 literal")
+    assert appended.data == read.data  # what projections apply from memory is what was stored
