@@ -12,6 +12,7 @@ backs it up.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -97,6 +98,12 @@ def _as_stored(event: Event) -> tuple[bytes, Event]:
 _metadata_decoder = msgspec.json.Decoder(EventMetadata)
 
 
+@functools.lru_cache(maxsize=1024)
+def _metadata_of(encoded: bytes) -> EventMetadata:
+    """Decoded metadata; the events of one append share theirs, so a log read decodes it once."""
+    return _metadata_decoder.decode(encoded)
+
+
 class ConcurrencyError(Exception):
     """A stream was not at the version the writer expected; nothing was written."""
 
@@ -137,7 +144,7 @@ def record_from_row(row: asyncpg.Record) -> RecordedEvent:
         type=row["event_type"],
         schema_version=row["schema_version"],
         data=decode_event(row["event_type"], row["schema_version"], row["data"]),
-        metadata=_metadata_decoder.decode(row["metadata"]),
+        metadata=_metadata_of(row["metadata"]),
         recorded_at=row["recorded_at"],
     )
 

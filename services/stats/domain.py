@@ -8,10 +8,11 @@ gives the same numbers. Only the SLA needs "now", and it is passed in.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import math
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from shared.contracts import (
     FindingClosed,
@@ -60,9 +61,11 @@ WORKSPACE_RISK_SCALE = 400
 """Points at which a workspace's score reaches 63: about 10 open criticals."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class FindingState:
-    """What the statistics need to know about one finding, as of some log position."""
+class FindingState(msgspec.Struct, frozen=True, kw_only=True):
+    """What the statistics need to know about one finding, as of some log position.
+
+    A msgspec struct: a replay builds, evolves and compares millions of them.
+    """
 
     fingerprint: str
     asset_id: str
@@ -119,11 +122,11 @@ def evolve(state: FindingState | None, event: Event) -> FindingState | None:
         return None
     match event:
         case FindingObserved(details=details):
-            return dataclasses.replace(
+            return msgspec.structs.replace(
                 state, severity=details.severity, cve=tuple(details.cve), cwe=tuple(details.cwe)
             )
         case FindingReopened(details=details):
-            return dataclasses.replace(
+            return msgspec.structs.replace(
                 state,
                 severity=details.severity,
                 cve=tuple(details.cve),
@@ -132,10 +135,12 @@ def evolve(state: FindingState | None, event: Event) -> FindingState | None:
                 closed_at=None,
             )
         case FindingClosed(closed_at=closed_at):
-            return dataclasses.replace(state, status=FindingStatus.FIXED.value, closed_at=closed_at)
+            return msgspec.structs.replace(
+                state, status=FindingStatus.FIXED.value, closed_at=closed_at
+            )
         case FindingStatusChanged(status=status, changed_at=changed_at):
             fixed = status == FindingStatus.FIXED
-            return dataclasses.replace(
+            return msgspec.structs.replace(
                 state, status=status.value, closed_at=changed_at if fixed else None
             )
     return state
