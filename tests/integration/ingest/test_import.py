@@ -210,6 +210,12 @@ async def test_two_imports_into_one_workspace_at_once_stay_correct(
     assert len(observed_twice) == len(shared)
 
 
+def _importer(pool: asyncpg.Pool, store: EventStore, objects: ScanObjectStore) -> Importer:
+    """An importer in this process (no queue), for tests that watch one attempt."""
+    runner = ProjectionRunner(pool, ingest_projections())
+    return Importer(pool, store, objects, runner, formats=FormatsWithFixture())
+
+
 class _BreaksOffMidway(ScanObjectStore):
     """The real store, except that streamed downloads stop after their first 100 bytes."""
 
@@ -233,19 +239,15 @@ async def test_a_download_that_breaks_off_fails_the_attempt_not_the_scan(
     ingest_schema: None,
 ) -> None:
     scan_id = await upload(store, objects, workspace_id, scan_file(HOSTS))
-    runner = ProjectionRunner(pool, ingest_projections())
     broken = _BreaksOffMidway(objects._js)
-    importer = Importer(pool, store, broken, runner, formats=FormatsWithFixture())
 
     with pytest.raises(TransferFailed, match="dropped"):
-        await importer.run(scan_id, workspace_id)
+        await _importer(pool, store, broken).run(scan_id, workspace_id)
 
     types = [e.type for e in await store.read_stream(scan_stream(scan_id))]
     assert types[-1] == "ScanStarted"  # no ScanFailed: the job is retried
     assert {e.context for e in await workspace_events(store, workspace_id)} == {"scan"}
-    await Importer(pool, store, objects, runner, formats=FormatsWithFixture()).run(
-        scan_id, workspace_id
-    )
+    await _importer(pool, store, objects).run(scan_id, workspace_id)
     done = (await store.read_stream(scan_stream(scan_id)))[-1].data
     assert isinstance(done, ScanCompleted), done
     assert done.findings == 5
@@ -267,11 +269,8 @@ async def test_nul_characters_in_a_scan_reach_the_read_models_as_replacement_cha
     lines.append({"end": len(lines) - 1})
     content = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
     scan_id = await upload(store, objects, workspace_id, content)
-    runner = ProjectionRunner(pool, ingest_projections())
 
-    await Importer(pool, store, objects, runner, formats=FormatsWithFixture()).run(
-        scan_id, workspace_id
-    )
+    await _importer(pool, store, objects).run(scan_id, workspace_id)
 
     done = (await store.read_stream(scan_stream(scan_id)))[-1].data
     assert isinstance(done, ScanCompleted), done
