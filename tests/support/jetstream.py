@@ -9,14 +9,30 @@ import nats
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import ServiceUnavailableError
 
 
 async def stream_messages(js: JetStreamContext, stream: str, subject: str) -> list[Msg]:
-    """Every message of `stream` on `subject` (wildcards allowed), oldest first."""
+    """Every message of `stream` on `subject` (wildcards allowed), oldest first.
+
+    Read again from the start while a cluster that lost a node has no leader
+    for the reading consumer yet (503 from a fetch, or a fetch timing out).
+    """
     info = await js.stream_info(stream, subjects_filter=subject)
     expected = sum((info.state.subjects or {}).values())
     if not expected:
         return []
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return await _read(js, stream, subject, expected)
+        except (ServiceUnavailableError, nats.errors.TimeoutError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+async def _read(js: JetStreamContext, stream: str, subject: str, expected: int) -> list[Msg]:
     sub = await _reader(js, stream, subject)
     messages: list[Msg] = []
     try:
