@@ -90,7 +90,7 @@ def _as_stored(event: Event) -> tuple[bytes, Event]:
     """
     encoded = _encode(event)
     stored = _without_nul(encoded)
-    if stored is encoded or stored == encoded:
+    if stored == encoded:
         return stored, event
     return stored, decode_event(event.type_name(), event.schema_version, stored)
 

@@ -107,7 +107,7 @@ def fold(
         fingerprint: str = getattr(event, "fingerprint", "")
         before = states.get(fingerprint)
         after = evolve(before, event)
-        if after is before or after == before:
+        if after == before:
             continue  # e.g. a re-observation: nothing the statistics count has changed
         originals.setdefault(fingerprint, before)
         changed[fingerprint] = position
