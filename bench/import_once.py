@@ -16,12 +16,10 @@ from pathlib import Path
 
 import nats
 
-from services.ingest.importer import Importer
-from services.ingest.projections import ingest_projections
+from services.ingest.importer import ingest_importer
 from shared.database import connect_pool
 from shared.eventstore import EventStore
 from shared.objectstore import ScanObjectStore
-from shared.projections import ProjectionRunner
 from shared.settings import Settings
 
 
@@ -31,8 +29,7 @@ async def main() -> None:
     assert settings.nats_url
     pool = await connect_pool(settings.database_url, max_size=4)
     nc = await nats.connect(settings.nats_url)
-    runner = ProjectionRunner(pool, ingest_projections())
-    importer = Importer(pool, EventStore(pool), ScanObjectStore(nc.jetstream()), runner)
+    importer = ingest_importer(pool, EventStore(pool), ScanObjectStore(nc.jetstream()))
     print("ready", flush=True)
     scan_id, workspace_id = (await asyncio.to_thread(sys.stdin.readline)).split()
     await importer.run(scan_id, workspace_id)

@@ -27,14 +27,26 @@ def _decode_jsonb(value: bytes) -> bytes:
     return value[1:]
 
 
+def _as_is(value: bytes) -> bytes:
+    return value
+
+
 async def init_connection(conn: Connection) -> None:
-    """Exchange jsonb as raw JSON bytes, so msgspec encodes and decodes it without copies."""
+    """Exchange jsonb as raw JSON bytes, so msgspec encodes and decodes it without copies.
+
+    tsvector travels in PostgreSQL's own binary form, opaque to Python, so that
+    a vector computed on one connection is written on another without being
+    printed and parsed again.
+    """
     await conn.set_type_codec(
         "jsonb",
         schema="pg_catalog",
         encoder=_encode_jsonb,
         decoder=_decode_jsonb,
         format="binary",
+    )
+    await conn.set_type_codec(
+        "tsvector", schema="pg_catalog", encoder=_as_is, decoder=_as_is, format="binary"
     )
 
 

@@ -19,6 +19,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from services.ingest.identity import SEVERITY_RANK
+from services.ingest.search_vectors import search_text
 from shared.contracts import (
     FindingClosed,
     FindingDetected,
@@ -33,6 +34,7 @@ from shared.contracts import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from services.ingest.search_vectors import SearchVectors
     from shared.contracts import FindingDetails, RecordedEvent
     from shared.database import Connection
 
@@ -94,7 +96,7 @@ _DETAIL_COLUMNS = (
 _FINDING_COLUMNS = (
     "workspace_id", "fingerprint", *_DETAIL_COLUMNS, "asset_id", "asset_kind", "asset_key",
     "port", "protocol", "scanner", "scope", "at", "scan_id", "scan_sha256", "reopened",
-    "version", "position",
+    "version", "position", "search",
 )  # fmt: skip
 _FINDING_DDL = (
     "workspace_id text, fingerprint text, title text, severity text, severity_rank smallint,"
@@ -102,7 +104,7 @@ _FINDING_DDL = (
     " cve text[], cwe text[], cvss_vector text, cvss_score double precision, evidence text,"
     " asset_id text, asset_kind text, asset_key text, port integer, protocol text,"
     " scanner text, scope text, at timestamptz, scan_id text, scan_sha256 text,"
-    " reopened boolean, version integer, position bigint"
+    " reopened boolean, version integer, position bigint, search tsvector"
 )
 
 _INSERT_HOSTS = (
@@ -135,13 +137,14 @@ _INSERT_FINDINGS = (
     ' rule_id, location, description, solution, "references", cve, cwe, cvss_vector,'
     " cvss_score, evidence, asset_id, asset_kind, asset_key, port, protocol, status, scanners,"
     " scopes, observations, first_seen, last_seen, first_scan_id, last_scan_id,"
-    " last_scan_sha256, version, position)"
+    " last_scan_sha256, version, position, search)"
     " SELECT workspace_id, fingerprint, title, severity, severity_rank, rule_id, location,"
     ' description, solution, "references", cve, cwe, cvss_vector, cvss_score, evidence,'
     " asset_id, asset_kind, asset_key, port, protocol, 'open', ARRAY[scanner],"
     " CASE WHEN scope IS NULL THEN '{}'::text[] ELSE ARRAY[scope] END, 1, at, at, scan_id,"
-    f" scan_id, scan_sha256, version, position FROM {_FINDINGS}"
-    " ON CONFLICT (workspace_id, fingerprint) DO NOTHING"
+    " scan_id, scan_sha256, version, position,"
+    " coalesce(search, ingest_finding_search(title, cve, asset_key, description))"
+    f" FROM {_FINDINGS} ON CONFLICT (workspace_id, fingerprint) DO NOTHING"
 )
 _UPDATE_SEEN = (
     f"UPDATE ingest_findings f SET {_DETAILS_FROM_B}, last_seen = b.at,"
@@ -153,6 +156,9 @@ _UPDATE_SEEN = (
     " ELSE f.scopes || b.scope END,"
     " status = CASE WHEN b.reopened THEN 'reopened' ELSE f.status END,"
     " closed_at = CASE WHEN b.reopened THEN NULL ELSE f.closed_at END,"
+    " search = CASE WHEN (f.title, f.cve, f.description)"
+    " IS NOT DISTINCT FROM (b.title, b.cve, b.description) THEN f.search"
+    " ELSE ingest_finding_search(b.title, b.cve, f.asset_key, b.description) END,"
     " version = b.version, position = b.position"
     f" FROM {_FINDINGS} b WHERE f.workspace_id = b.workspace_id"
     " AND f.fingerprint = b.fingerprint"
@@ -286,8 +292,23 @@ def bulk_kind(event: RecordedEvent) -> str | None:
     return _KINDS.get(type(event.data))
 
 
-async def apply_in_bulk(conn: Connection, kind: str, events: Sequence[RecordedEvent]) -> None:
-    """Apply events of one kind, no two on the same row, with one statement."""
+def _stemmed(event: RecordedEvent, vectors: SearchVectors | None) -> bytes | None:
+    """The search vector stemmed ahead for a new finding, None to have the statement stem it."""
+    if vectors is None or not isinstance(event.data, FindingDetected):
+        return None
+    return vectors.get(search_text(event.data))
+
+
+async def apply_in_bulk(
+    conn: Connection,
+    kind: str,
+    events: Sequence[RecordedEvent],
+    vectors: SearchVectors | None = None,
+) -> None:
+    """Apply events of one kind, no two on the same row, with one statement.
+
+    New findings take their search vectors from `vectors` where it has them.
+    """
     if kind == "closed":
         closed: list[Any] = [e.data for e in events]
         await conn.execute(
@@ -300,4 +321,7 @@ async def apply_in_bulk(conn: Connection, kind: str, events: Sequence[RecordedEv
         )
         return
     table, ddl, columns, row, statement = _STATEMENTS[kind]
-    await _through_temp(conn, table, ddl, columns, [row(e) for e in events], statement)
+    records = [row(e) for e in events]
+    if table == _FINDINGS:
+        records = [(*r, _stemmed(e, vectors)) for r, e in zip(records, events, strict=True)]
+    await _through_temp(conn, table, ddl, columns, records, statement)

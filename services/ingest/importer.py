@@ -41,6 +41,8 @@ from services.ingest.domain import (
 from services.ingest.parsers import registry
 from services.ingest.parsers.base import SNIFF_BYTES
 from services.ingest.parsers.errors import ScanRejected
+from services.ingest.projections import ingest_projections
+from services.ingest.search_vectors import SearchVectors, parsed_search_text
 from services.ingest.staging import Spool
 from shared.contracts import (
     OPEN_STATUSES,
@@ -56,6 +58,7 @@ from shared.contracts import (
 from shared.eventstore import StreamWrite
 from shared.filling_file import TransferFailed
 from shared.objectstore import ObjectMissing
+from shared.projections import ProjectionRunner
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Iterator, Sequence
@@ -63,15 +66,14 @@ if TYPE_CHECKING:
     import asyncpg
 
     from services.ingest.parsers.base import Parser
-    from services.ingest.parsers.model import Item, ServiceObserved
+    from services.ingest.parsers.model import FindingObserved, Item, ServiceObserved
     from services.ingest.ports import Formats
     from shared.contracts import Event
     from shared.database import Connection
     from shared.eventstore import EventStore
     from shared.objectstore import ScanObjectStore
-    from shared.projections import ProjectionRunner
 
-__all__ = ("Importer", "ScanNotFound")
+__all__ = ("Importer", "ScanNotFound", "ingest_importer")
 
 _IMPORT_LOCK = 0x76696E67  # "ving": one import of a workspace applies at a time
 _TERMINAL = (ScanCompleted.type_name(), ScanFailed.type_name())
@@ -105,8 +107,16 @@ class Importer:
         formats: Formats = registry,
         progress_every: float = 1.0,
         chunk: int = 2000,
+        vectors: SearchVectors | None = None,
     ) -> None:
+        """Import with `runner`'s projections applied inline, in the import's transaction.
+
+        `vectors` is where new findings' search vectors are stemmed ahead, on a
+        second connection while a chunk's events are appended; the runner's
+        inventory projection must share it (see `ingest_importer`).
+        """
         self._formats = formats
+        self._vectors = vectors
         self._pool = pool
         self._store = store
         self._objects = objects
@@ -250,6 +260,35 @@ class Importer:
         meta: EventMetadata,
     ) -> None:
         ws, spool = ctx.workspace_id, parsed.spool
+        # Each findings chunk has its search vectors stemmed by a second backend while
+        # this one works on what comes before it: the first while hosts and services go.
+        chunks = spool.findings(self._chunk // 2)
+        ahead = next(chunks, None)
+        stemming = self._stem_ahead(ws, ahead)
+        try:
+            await self._decide_assets(conn, ctx, spool, tally, meta)
+            while ahead is not None:
+                findings, repeats = ahead
+                ahead = next(chunks, None)
+                await stemming
+                stemming = self._stem_ahead(ws, ahead)
+                known = await _known_findings(conn, ws, [fp for fp, _ in findings])
+                tally.duplicates += repeats
+                changes = [decide_finding(ctx, fp, f, known.get(fp), tally) for fp, f in findings]
+                await self._append(conn, ws, changes, meta)
+        finally:
+            await stemming
+        candidates = await _open_in_covered_assets(conn, ws, spool.covered)
+        closures = list(
+            decide_closures(ctx, candidates, spool.reported, spool.covered, parsed.scanners, tally)
+        )
+        for start in range(0, len(closures), self._chunk):
+            await self._append(conn, ws, closures[start : start + self._chunk], meta)
+
+    async def _decide_assets(
+        self, conn: Connection, ctx: ImportContext, spool: Spool, tally: Tally, meta: EventMetadata
+    ) -> None:
+        ws = ctx.workspace_id
         for assets in spool.assets(self._chunk):
             hosts = await _known_hosts(conn, ws, [aid for aid, _ in assets])
             tally.hosts += len(assets)
@@ -265,17 +304,6 @@ class Importer:
                 for aid, svc in services
             ]
             await self._append(conn, ws, changes, meta)
-        for findings, repeats in spool.findings(self._chunk // 2):
-            known = await _known_findings(conn, ws, [fp for fp, _ in findings])
-            tally.duplicates += repeats
-            changes = [decide_finding(ctx, fp, f, known.get(fp), tally) for fp, f in findings]
-            await self._append(conn, ws, changes, meta)
-        candidates = await _open_in_covered_assets(conn, ws, spool.covered)
-        closures = list(
-            decide_closures(ctx, candidates, spool.reported, spool.covered, parsed.scanners, tally)
-        )
-        for start in range(0, len(closures), self._chunk):
-            await self._append(conn, ws, closures[start : start + self._chunk], meta)
 
     async def _append(
         self,
@@ -299,6 +327,17 @@ class Importer:
             recorded = await self._store.append(writes, metadata=meta, conn=conn)
             await self._runner.apply_appended(conn, workspace_id, recorded)
 
+    def _stem_ahead(
+        self, workspace_id: str, chunk: tuple[list[tuple[str, FindingObserved]], int] | None
+    ) -> asyncio.Future[None]:
+        """Have the search vectors of a chunk's new findings stemmed on a second connection."""
+        if self._vectors is None or chunk is None:
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
+        candidates = [(fp, parsed_search_text(f)) for fp, f in chunk[0]]
+        return asyncio.ensure_future(self._vectors.stem(workspace_id, candidates))
+
     @staticmethod
     async def _lock(conn: Connection, workspace_id: str) -> None:
         await conn.execute(
@@ -314,6 +353,19 @@ class Importer:
             list(_TERMINAL),
         )
         return found
+
+
+def ingest_importer(
+    pool: asyncpg.Pool,
+    store: EventStore,
+    objects: ScanObjectStore,
+    *,
+    formats: Formats = registry,
+) -> Importer:
+    """An importer that keeps the ingest read models, new findings' search stemmed ahead."""
+    vectors = SearchVectors(pool)
+    runner = ProjectionRunner(pool, ingest_projections(vectors))
+    return Importer(pool, store, objects, runner, formats=formats, vectors=vectors)
 
 
 def _spool_for(seconds: float, items: Iterator[Item], spool: Spool) -> bool:

@@ -22,15 +22,13 @@ from typing import TYPE_CHECKING, ClassVar
 import nats
 import structlog
 
-from services.ingest.importer import Importer
+from services.ingest.importer import ingest_importer
 from services.ingest.parsers import registry
-from services.ingest.projections import ingest_projections
 from shared.database import connect_pool
 from shared.eventstore import EventStore
 from shared.jobqueue import JobQueue
 from shared.migrations import apply_migrations
 from shared.objectstore import ScanObjectStore
-from shared.projections import ProjectionRunner
 
 if TYPE_CHECKING:
     from typing import Unpack
@@ -65,8 +63,7 @@ async def import_scan(
             await apply_migrations(conn, "ingest", "services.ingest")
         store = EventStore(pool)
         objects = ScanObjectStore(nc.jetstream(), max_bytes=settings.max_upload_bytes)
-        runner = ProjectionRunner(pool, ingest_projections())
-        importer = Importer(pool, store, objects, runner, formats=formats)
+        importer = ingest_importer(pool, store, objects, formats=formats)
         try:
             await importer.run(scan_id, workspace_id)
         except Exception as exc:

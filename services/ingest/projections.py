@@ -39,6 +39,7 @@ from shared.projections import Projection
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from services.ingest.search_vectors import SearchVectors
     from shared.contracts import FindingDetails, RecordedEvent
     from shared.database import Connection
 
@@ -176,6 +177,10 @@ class InventoryProjection(Projection):
     )
     tables: ClassVar[tuple[str, ...]] = ("ingest_hosts", "ingest_services", "ingest_findings")
 
+    def __init__(self, vectors: SearchVectors | None = None) -> None:
+        """`vectors`: search vectors stemmed ahead (by an import) that bulk writes can use."""
+        self._vectors = vectors
+
     async def apply_batch(self, conn: Connection, events: Sequence[RecordedEvent]) -> None:
         """Apply events round by round (see `services.ingest._batch_apply`), kind by kind.
 
@@ -191,7 +196,7 @@ class InventoryProjection(Projection):
                     for event in group:
                         await self.apply(conn, event)
                 else:
-                    await apply_in_bulk(conn, kind, group)
+                    await apply_in_bulk(conn, kind, group, self._vectors)
 
     async def apply(self, conn: Connection, event: RecordedEvent) -> None:
         """Apply one asset or finding event."""
@@ -211,6 +216,9 @@ class InventoryProjection(Projection):
                     " ELSE scopes || $20 END,"
                     " status = CASE WHEN $21 THEN 'reopened' ELSE status END,"
                     " closed_at = CASE WHEN $21 THEN NULL ELSE closed_at END,"
+                    " search = CASE WHEN (title, cve, description)"
+                    " IS NOT DISTINCT FROM ($3, $11::text[], $8::text) THEN search"
+                    " ELSE ingest_finding_search($3, $11, asset_key, $8) END,"
                     " version = $22, position = $23"
                     " WHERE workspace_id = $1 AND fingerprint = $2",
                     seen.workspace_id,
@@ -260,9 +268,10 @@ class InventoryProjection(Projection):
             ' severity_rank, rule_id, location, description, solution, "references", cve, cwe,'
             " cvss_vector, cvss_score, evidence, asset_id, asset_kind, asset_key, port, protocol,"
             " status, scanners, scopes, observations, first_seen, last_seen, first_scan_id,"
-            " last_scan_id, last_scan_sha256, version, position) VALUES ($1, $2, $3, $4, $5, $6,"
-            " $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, 'open',"
-            " ARRAY[$21::text], $22, 1, $23, $23, $24, $24, $25, $26, $27)"
+            " last_scan_id, last_scan_sha256, version, position, search) VALUES ($1, $2, $3, $4,"
+            " $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, 'open',"
+            " ARRAY[$21::text], $22, 1, $23, $23, $24, $24, $25, $26, $27,"
+            " ingest_finding_search($3, $11, $18, $8))"
             " ON CONFLICT (workspace_id, fingerprint) DO NOTHING",
             found.workspace_id,
             found.fingerprint,
@@ -354,6 +363,9 @@ class InventoryProjection(Projection):
                 )
 
 
-def ingest_projections() -> tuple[Projection, ...]:
-    """Every read model of the ingest service, in the order they are applied."""
-    return (ScansProjection(), InventoryProjection())
+def ingest_projections(vectors: SearchVectors | None = None) -> tuple[Projection, ...]:
+    """Every read model of the ingest service, in the order they are applied.
+
+    An importer passes the `vectors` it has stemmed ahead; see `services.ingest.search_vectors`.
+    """
+    return (ScansProjection(), InventoryProjection(vectors))

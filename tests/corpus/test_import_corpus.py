@@ -17,15 +17,13 @@ import nats
 import pytest
 
 from services.ingest.identity import asset_id, fingerprint
-from services.ingest.importer import Importer
+from services.ingest.importer import Importer, ingest_importer
 from services.ingest.parsers.model import FindingObserved, HostObserved, ServiceObserved
 from services.ingest.parsers.registry import detect_format, parser_for
-from services.ingest.projections import ingest_projections
 from shared.contracts import ScanCompleted, ScanFailed, scan_stream
 from shared.eventstore import EventStore
 from shared.migrations import apply_migrations
 from shared.objectstore import ScanObjectStore
-from shared.projections import ProjectionRunner
 from shared.settings import Settings
 from tests.corpus.conftest import SCANS_DIR
 from tests.corpus.test_xml_corpus import REJECTED
@@ -63,9 +61,8 @@ async def importer(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[Impo
         await apply_migrations(conn, "ingest", "services.ingest")
     assert settings.nats_url
     nc = await nats.connect(settings.nats_url)
-    runner = ProjectionRunner(pool, ingest_projections())
     try:
-        yield Importer(pool, EventStore(pool), ScanObjectStore(nc.jetstream()), runner)
+        yield ingest_importer(pool, EventStore(pool), ScanObjectStore(nc.jetstream()))
     finally:
         await nc.drain()
 

@@ -13,9 +13,10 @@ from typing import IO
 import asyncpg
 import pytest
 
-from services.ingest.importer import Importer
+from services.ingest.importer import Importer, ingest_importer
 from services.ingest.jobs import ImportQueue
 from services.ingest.projections import ingest_projections
+from services.ingest.search_vectors import SearchText, SearchVectors
 from shared.contracts import (
     FindingClosed,
     FindingDetected,
@@ -212,8 +213,7 @@ async def test_two_imports_into_one_workspace_at_once_stay_correct(
 
 def _importer(pool: asyncpg.Pool, store: EventStore, objects: ScanObjectStore) -> Importer:
     """An importer in this process (no queue), for tests that watch one attempt."""
-    runner = ProjectionRunner(pool, ingest_projections())
-    return Importer(pool, store, objects, runner, formats=FormatsWithFixture())
+    return ingest_importer(pool, store, objects, formats=FormatsWithFixture())
 
 
 class _BreaksOffMidway(ScanObjectStore):
@@ -277,3 +277,62 @@ async def test_nul_characters_in_a_scan_reach_the_read_models_as_replacement_cha
     rows = (await read_models(pool, workspace_id))["ingest_findings"]
     assert sorted(row["title"] for row in rows) == sorted(f"Dump\ufffd{i}" for i in range(findings))
     assert {row["description"] for row in rows} == {"a\ufffdb"}
+
+
+class _CountingVectors(SearchVectors):
+    """Search vectors that count how many of the vectors written were stemmed ahead."""
+
+    hits = 0
+
+    def get(self, text: SearchText) -> bytes | None:
+        vector = super().get(text)
+        self.hits += vector is not None
+        return vector
+
+
+def _many_findings(descriptions: list[str]) -> bytes:
+    lines: list[dict[str, object]] = [{"vigil-test": 1}, {"host": "10.7.7.7"}]
+    lines += [
+        {"finding": "10.7.7.7", "rule": f"r{i}", "title": f"Flaw {i}", "cve": [f"CVE-2026-{i}"],
+         "description": text}
+        for i, text in enumerate(descriptions)
+    ]  # fmt: skip
+    lines.append({"end": len(lines) - 1})
+    return b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+
+
+async def test_search_vectors_stemmed_ahead_are_the_ones_the_database_computes(
+    store: EventStore,
+    objects: ScanObjectStore,
+    pool: asyncpg.Pool,
+    workspace_id: str,
+    ingest_schema: None,
+) -> None:
+    vectors = _CountingVectors(pool)
+    runner = ProjectionRunner(pool, ingest_projections(vectors))
+    importer = Importer(pool, store, objects, runner, formats=FormatsWithFixture(), vectors=vectors)
+    first = [f"Buffer overflows in parser number {i}" for i in range(40)]
+    await importer.run(
+        await upload(store, objects, workspace_id, _many_findings(first)), workspace_id
+    )
+    assert vectors.hits == 40
+
+    later = [*first[:39], "Injected commands reach the shell"]
+    await importer.run(
+        await upload(store, objects, workspace_id, _many_findings(later)), workspace_id
+    )
+
+    async with pool.acquire() as conn:
+        stale = await conn.fetchval(
+            "SELECT count(*) FROM ingest_findings WHERE workspace_id = $1 AND search"
+            " IS DISTINCT FROM ingest_finding_search(title, cve, asset_key, description)",
+            workspace_id,
+        )
+        found = await conn.fetch(
+            "SELECT title FROM ingest_findings WHERE workspace_id = $1"
+            " AND search @@ websearch_to_tsquery('english', $2)",
+            workspace_id,
+            "injection",
+        )
+    assert stale == 0
+    assert [r["title"] for r in found] == ["Flaw 39"]

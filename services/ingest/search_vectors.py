@@ -1,0 +1,118 @@
+"""Full-text search vectors of new findings, stemmed on a connection of their own.
+
+Stemming a finding's searched text (`ingest_finding_search`) is the costliest
+part of writing it: more than the rest of an import's database work for
+findings with long descriptions. An import appends its events and writes its
+read models on one connection, inside one transaction, so one PostgreSQL
+backend would do all of it on one core. `SearchVectors` lets the importer
+have a chunk's vectors stemmed by a second backend while the first appends
+that chunk's events; the inventory projection then writes the vectors it
+finds here and stems the rest itself.
+
+A vector depends on its text alone, so what is kept here is a cache that
+correctness never depends on: a vector that is missing (no connection was
+free, the cache was cleared) is computed by the statement that writes the row.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple
+
+import asyncpg
+import structlog
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from services.ingest.parsers.model import FindingObserved
+    from shared.contracts import FindingDetected
+
+__all__ = ("SearchText", "SearchVectors", "parsed_search_text", "search_text")
+
+_log = structlog.get_logger("vigil.ingest")
+
+_ACQUIRE_TIMEOUT = 1.0
+"""Seconds to wait for a free connection before leaving the stemming to the writer."""
+
+_MAX_KEPT = 4096
+"""Vectors kept at most: a few chunks' worth (the cache starts over when it is full)."""
+
+_STEM = (
+    "SELECT t.n, ingest_finding_search(t.title, string_to_array(t.cve, ' '), t.asset_key,"
+    " t.description) FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])"
+    " WITH ORDINALITY AS t(fingerprint, title, cve, asset_key, description, n)"
+    " WHERE NOT EXISTS (SELECT 1 FROM ingest_findings f"
+    " WHERE f.workspace_id = $1 AND f.fingerprint = t.fingerprint)"
+)
+"""Vectors of the candidates the workspace does not know yet (the others are not written)."""
+
+
+class SearchText(NamedTuple):
+    """The text a finding is searched by: `ingest_finding_search`'s arguments."""
+
+    title: str
+    cve: tuple[str, ...]
+    asset_key: str
+    description: str | None
+
+
+def search_text(detected: FindingDetected) -> SearchText:
+    """What a newly detected finding is searched by."""
+    details = detected.details
+    return SearchText(details.title, details.cve, detected.asset_key, details.description)
+
+
+def parsed_search_text(finding: FindingObserved) -> SearchText:
+    """What a parsed finding will be searched by once it is detected (see `details_of`)."""
+    return SearchText(finding.title, finding.cve, finding.asset.key, finding.description)
+
+
+def _has_nul(text: SearchText) -> bool:
+    return "\x00" in "".join((text.title, text.asset_key, text.description or "", *text.cve))
+
+
+class SearchVectors:
+    """Search vectors stemmed ahead of writing, in PostgreSQL's binary tsvector form."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._ready: dict[SearchText, bytes] = {}
+
+    async def stem(self, workspace_id: str, candidates: Iterable[tuple[str, SearchText]]) -> None:
+        """Stem the texts of those (fingerprint, text) candidates that are new to the workspace.
+
+        Runs on a free pooled connection and does nothing when none is free:
+        the caller holds a connection of the same pool in a transaction that
+        may block others, so waiting for a connection could wait on itself.
+        Texts holding NUL (which PostgreSQL text cannot) are left to the writer.
+        """
+        todo = [(fp, t) for fp, t in candidates if t not in self._ready and not _has_nul(t)]
+        pool = self._pool
+        if not todo or (pool.get_idle_size() == 0 and pool.get_size() >= pool.get_max_size()):
+            return
+        try:
+            conn = await pool.acquire(timeout=_ACQUIRE_TIMEOUT)
+        except TimeoutError:
+            return
+        try:
+            rows = await conn.fetch(
+                _STEM,
+                workspace_id,
+                [fp for fp, _ in todo],
+                [t.title for _, t in todo],
+                [" ".join(t.cve) for _, t in todo],
+                [t.asset_key for _, t in todo],
+                [t.description for _, t in todo],
+            )
+        except asyncpg.PostgresError as exc:
+            _log.warning("search vectors not stemmed ahead", error=str(exc))
+            return
+        finally:
+            await pool.release(conn)
+        if len(self._ready) + len(rows) > _MAX_KEPT:
+            self._ready.clear()
+        self._ready.update((todo[r[0] - 1][1], r[1]) for r in rows)
+
+    def get(self, text: SearchText) -> bytes | None:
+        """The stemmed vector of `text`; None when it was not stemmed here."""
+        return self._ready.get(text)
