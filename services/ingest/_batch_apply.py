@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+import asyncpg
+
 from services.ingest.identity import SEVERITY_RANK
 from services.ingest.search_vectors import search_text
 from shared.contracts import (
@@ -292,6 +294,68 @@ def bulk_kind(event: RecordedEvent) -> str | None:
     return _KINDS.get(type(event.data))
 
 
+_NEW_FINDING_COLUMNS = (
+    "workspace_id", "fingerprint", *_DETAIL_COLUMNS, "asset_id", "asset_kind", "asset_key",
+    "port", "protocol", "status", "scanners", "scopes", "observations", "first_seen",
+    "last_seen", "first_scan_id", "last_scan_id", "last_scan_sha256", "version", "position",
+    "search",
+)  # fmt: skip
+
+
+def _new_finding_row(event: RecordedEvent, vector: bytes) -> tuple[Any, ...]:
+    """A row of `ingest_findings` exactly as `_INSERT_FINDINGS` would make it."""
+    found: Any = event.data
+    return (
+        found.workspace_id,
+        found.fingerprint,
+        *_details(found.details),
+        found.asset_id,
+        found.asset_kind,
+        found.asset_key,
+        found.port,
+        found.protocol,
+        "open",
+        [found.scanner],
+        [] if found.scope is None else [found.scope],
+        1,
+        found.first_seen,
+        found.first_seen,
+        found.scan_id,
+        found.scan_id,
+        found.scan_sha256,
+        event.stream_version,
+        event.position,
+        vector,
+    )
+
+
+async def _copied_in(
+    conn: Connection, events: Sequence[RecordedEvent], vectors: SearchVectors | None
+) -> bool:
+    """COPY new findings straight into their table, when all their vectors were stemmed ahead.
+
+    This spares the temp table an import's findings would otherwise pass
+    through. A finding that is there already (which the upsert would leave
+    alone) undoes the COPY, back to a savepoint, and leaves the batch to the
+    upsert: False.
+    """
+    if vectors is None:
+        return False
+    found = (vectors.get(search_text(e.data)) for e in events)  # type: ignore[arg-type]
+    stemmed = [v for v in found if v is not None]
+    if len(stemmed) < len(events):
+        return False
+    records = [_new_finding_row(e, v) for e, v in zip(events, stemmed, strict=True)]
+    try:
+        async with conn.transaction():
+            await conn.copy_records_to_table(
+                "ingest_findings", records=records, columns=_NEW_FINDING_COLUMNS
+            )
+    except asyncpg.UniqueViolationError:
+        return False
+    return True
+
+
 def _stemmed(event: RecordedEvent, vectors: SearchVectors | None) -> bytes | None:
     """The search vector stemmed ahead for a new finding, None to have the statement stem it."""
     if vectors is None or not isinstance(event.data, FindingDetected):
@@ -319,6 +383,8 @@ async def apply_in_bulk(
             [e.stream_version for e in events],
             [e.position for e in events],
         )
+        return
+    if kind == "finding+" and await _copied_in(conn, events, vectors):
         return
     table, ddl, columns, row, statement = _STATEMENTS[kind]
     records = [row(e) for e in events]

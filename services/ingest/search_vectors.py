@@ -16,6 +16,7 @@ free, the cache was cleared) is computed by the statement that writes the row.
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, NamedTuple
 
 import asyncpg
@@ -35,7 +36,7 @@ _ACQUIRE_TIMEOUT = 1.0
 """Seconds to wait for a free connection before leaving the stemming to the writer."""
 
 _MAX_KEPT = 4096
-"""Vectors kept at most: a few chunks' worth (the cache starts over when it is full)."""
+"""Vectors kept at most, the newest: a few chunks' worth."""
 
 _STEM = (
     "SELECT t.n, ingest_finding_search(t.title, string_to_array(t.cve, ' '), t.asset_key,"
@@ -86,7 +87,13 @@ class SearchVectors:
         may block others, so waiting for a connection could wait on itself.
         Texts holding NUL (which PostgreSQL text cannot) are left to the writer.
         """
-        todo = [(fp, t) for fp, t in candidates if t not in self._ready and not _has_nul(t)]
+        todo = []
+        for fp, text in candidates:
+            kept = self._ready.pop(text, None)
+            if kept is not None:
+                self._ready[text] = kept  # stemmed before: now among the newest again
+            elif not _has_nul(text):
+                todo.append((fp, text))
         pool = self._pool
         if not todo or (pool.get_idle_size() == 0 and pool.get_size() >= pool.get_max_size()):
             return
@@ -109,8 +116,9 @@ class SearchVectors:
             return
         finally:
             await pool.release(conn)
-        if len(self._ready) + len(rows) > _MAX_KEPT:
-            self._ready.clear()
+        excess = max(0, len(self._ready) + len(rows) - _MAX_KEPT)
+        for oldest in list(itertools.islice(self._ready, excess)):
+            del self._ready[oldest]
         self._ready.update((todo[r[0] - 1][1], r[1]) for r in rows)
 
     def get(self, text: SearchText) -> bytes | None:
