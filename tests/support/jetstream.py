@@ -84,3 +84,28 @@ async def wait_for_count(
             raise AssertionError(f"stream has {count} of {at_least} messages on {subject}")
         await asyncio.sleep(0.05)
     return count
+
+
+async def wait_until_consumed(
+    nats_url: str, stream: str, durable: str, *, within: float = 300.0
+) -> None:
+    """Wait until the durable consumer `durable` has nothing left to deliver or see acked.
+
+    A service that starts late in a test session first works through the
+    session's backlog; a test of its own events should start after that.
+    """
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        deadline = time.monotonic() + within
+        while True:
+            info = await js.consumer_info(stream, durable)
+            if not info.num_pending and not info.num_ack_pending:
+                return
+            assert time.monotonic() < deadline, (
+                f"{durable} still had {info.num_pending} messages to deliver and"
+                f" {info.num_ack_pending} unacknowledged after {within:.0f} s"
+            )
+            await asyncio.sleep(0.5)
+    finally:
+        await nc.close()

@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
-from services.stats.app import create_app
+from services.stats.app import SERVICE, create_app
 from shared.migrations import apply_migrations
 from shared.settings import Settings
 from tests.integration.api.conftest import (  # noqa: F401 (fixtures)
@@ -22,6 +22,7 @@ from tests.integration.ingest.conftest import (  # noqa: F401 (fixtures)
     objects,
     queue,
 )
+from tests.support.jetstream import wait_until_consumed
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +33,13 @@ async def stats_schema(pool: asyncpg.Pool) -> None:
 
 @pytest.fixture(scope="package")
 async def stats_service(settings: Settings) -> AsyncIterator[None]:
-    """One stats replica, consuming the events stream for the whole package."""
+    """One stats replica, consuming the events stream for the whole package.
+
+    It starts on the events earlier tests of the session left in the stream;
+    the tests wait for their own events only once it has worked through those.
+    """
     async with AsyncTestClient(create_app(settings)) as http:
         assert (await http.get("/ready")).status_code == 200
+        assert settings.nats_url
+        await wait_until_consumed(settings.nats_url, settings.stream_name, SERVICE)
         yield
