@@ -330,22 +330,16 @@ def _new_finding_row(event: RecordedEvent, vector: bytes) -> tuple[Any, ...]:
 
 
 async def _copied_in(
-    conn: Connection, events: Sequence[RecordedEvent], vectors: SearchVectors | None
+    conn: Connection, events: Sequence[RecordedEvent], vectors: Sequence[bytes]
 ) -> bool:
-    """COPY new findings straight into their table, when all their vectors were stemmed ahead.
+    """COPY new findings, with their stemmed `vectors`, straight into their table.
 
     This spares the temp table an import's findings would otherwise pass
     through. A finding that is there already (which the upsert would leave
     alone) undoes the COPY, back to a savepoint, and leaves the batch to the
     upsert: False.
     """
-    if vectors is None:
-        return False
-    found = (vectors.get(search_text(e.data)) for e in events)  # type: ignore[arg-type]
-    stemmed = [v for v in found if v is not None]
-    if len(stemmed) < len(events):
-        return False
-    records = [_new_finding_row(e, v) for e, v in zip(events, stemmed, strict=True)]
+    records = [_new_finding_row(e, v) for e, v in zip(events, vectors, strict=True)]
     try:
         async with conn.transaction():
             await conn.copy_records_to_table(
@@ -384,10 +378,14 @@ async def apply_in_bulk(
             [e.position for e in events],
         )
         return
-    if kind == "finding+" and await _copied_in(conn, events, vectors):
-        return
     table, ddl, columns, row, statement = _STATEMENTS[kind]
-    records = [row(e) for e in events]
-    if table == _FINDINGS:
-        records = [(*r, _stemmed(e, vectors)) for r, e in zip(records, events, strict=True)]
+    if table != _FINDINGS:
+        await _through_temp(conn, table, ddl, columns, [row(e) for e in events], statement)
+        return
+    stemmed = [_stemmed(e, vectors) for e in events]
+    complete = [v for v in stemmed if v is not None]
+    all_stemmed = len(complete) == len(events)
+    if kind == "finding+" and all_stemmed and await _copied_in(conn, events, complete):
+        return
+    records = [(*row(e), v) for e, v in zip(events, stemmed, strict=True)]
     await _through_temp(conn, table, ddl, columns, records, statement)

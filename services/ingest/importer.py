@@ -329,14 +329,14 @@ class Importer:
 
     def _stem_ahead(
         self, workspace_id: str, chunk: tuple[list[tuple[str, FindingObserved]], int] | None
-    ) -> asyncio.Future[None]:
+    ) -> asyncio.Task[None]:
         """Have the search vectors of a chunk's new findings stemmed on a second connection."""
-        if self._vectors is None or chunk is None:
-            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            done.set_result(None)
-            return done
-        candidates = [(fp, parsed_search_text(f)) for fp, f in chunk[0]]
-        return asyncio.ensure_future(self._vectors.stem(workspace_id, candidates))
+        return asyncio.create_task(self._stem(workspace_id, chunk[0] if chunk else []))
+
+    async def _stem(self, workspace_id: str, findings: list[tuple[str, FindingObserved]]) -> None:
+        if self._vectors is not None and findings:
+            candidates = [(fp, parsed_search_text(f)) for fp, f in findings]
+            await self._vectors.stem(workspace_id, candidates)
 
     @staticmethod
     async def _lock(conn: Connection, workspace_id: str) -> None:
