@@ -282,7 +282,7 @@ class InventoryProjection(Projection):
             found.port,
             found.protocol,
             found.scanner,
-            [found.scope] if found.scope else [],
+            [] if found.scope is None else [found.scope],
             found.first_seen,
             found.scan_id,
             found.scan_sha256,

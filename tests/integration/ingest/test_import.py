@@ -279,6 +279,30 @@ async def test_nul_characters_in_a_scan_reach_the_read_models_as_replacement_cha
     assert {row["description"] for row in rows} == {"a\ufffdb"}
 
 
+@pytest.mark.parametrize("findings", [3, 40], ids=["one by one", "in bulk"])
+async def test_an_empty_scope_tag_is_kept_and_a_later_scan_under_it_closes_what_it_misses(
+    store: EventStore,
+    objects: ScanObjectStore,
+    pool: asyncpg.Pool,
+    workspace_id: str,
+    ingest_schema: None,
+    findings: int,
+) -> None:
+    importer = _importer(pool, store, objects)
+    texts = [f"Weak cipher number {i}" for i in range(findings)]
+    for reported in (texts, texts[:-1]):
+        content = _many_findings(reported)
+        await importer.run(
+            await upload(store, objects, workspace_id, content, scope=""), workspace_id
+        )
+
+    rows = (await read_models(pool, workspace_id))["ingest_findings"]
+    assert {tuple(row["scopes"]) for row in rows} == {("",)}
+    assert sorted(row["title"] for row in rows if row["status"] == "fixed") == [
+        f"Flaw {findings - 1}"
+    ]
+
+
 class _CountingVectors(SearchVectors):
     """Search vectors that count how many of the vectors written were stemmed ahead."""
 
