@@ -14,6 +14,7 @@ from services.ingest._batch_apply import (
     BATCH_THRESHOLD,
     apply_in_bulk,
     bulk_kind,
+    first_scopes,
     rounds,
 )
 from services.ingest.identity import SEVERITY_RANK
@@ -282,7 +283,7 @@ class InventoryProjection(Projection):
             found.port,
             found.protocol,
             found.scanner,
-            [] if found.scope is None else [found.scope],
+            first_scopes(found.scope),
             found.first_seen,
             found.scan_id,
             found.scan_sha256,

@@ -279,6 +279,28 @@ async def test_nul_characters_in_a_scan_reach_the_read_models_as_replacement_cha
     assert {row["description"] for row in rows} == {"a\ufffdb"}
 
 
+class _CountingVectors(SearchVectors):
+    """Search vectors that count how many of the vectors written were stemmed ahead."""
+
+    hits = 0
+
+    def get(self, text: SearchText) -> bytes | None:
+        vector = super().get(text)
+        self.hits += vector is not None
+        return vector
+
+
+def _many_findings(descriptions: list[str]) -> bytes:
+    lines: list[dict[str, object]] = [{"vigil-test": 1}, {"host": "10.7.7.7"}]
+    lines += [
+        {"finding": "10.7.7.7", "rule": f"r{i}", "title": f"Flaw {i}", "cve": [f"CVE-2026-{i}"],
+         "description": text}
+        for i, text in enumerate(descriptions)
+    ]  # fmt: skip
+    lines.append({"end": len(lines) - 1})
+    return b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+
+
 @pytest.mark.parametrize("findings", [3, 40], ids=["one by one", "in bulk"])
 async def test_an_empty_scope_tag_is_kept_and_a_later_scan_under_it_closes_what_it_misses(
     store: EventStore,
@@ -301,28 +323,6 @@ async def test_an_empty_scope_tag_is_kept_and_a_later_scan_under_it_closes_what_
     assert sorted(row["title"] for row in rows if row["status"] == "fixed") == [
         f"Flaw {findings - 1}"
     ]
-
-
-class _CountingVectors(SearchVectors):
-    """Search vectors that count how many of the vectors written were stemmed ahead."""
-
-    hits = 0
-
-    def get(self, text: SearchText) -> bytes | None:
-        vector = super().get(text)
-        self.hits += vector is not None
-        return vector
-
-
-def _many_findings(descriptions: list[str]) -> bytes:
-    lines: list[dict[str, object]] = [{"vigil-test": 1}, {"host": "10.7.7.7"}]
-    lines += [
-        {"finding": "10.7.7.7", "rule": f"r{i}", "title": f"Flaw {i}", "cve": [f"CVE-2026-{i}"],
-         "description": text}
-        for i, text in enumerate(descriptions)
-    ]  # fmt: skip
-    lines.append({"end": len(lines) - 1})
-    return b"".join(json.dumps(line).encode() + b"\n" for line in lines)
 
 
 async def test_search_vectors_stemmed_ahead_are_the_ones_the_database_computes(
