@@ -44,7 +44,11 @@ def _text(rng: random.Random, words: int) -> str:
 
 
 def nessus(path: Path, hosts: int, items_per_host: int, text_words: int = 300) -> int:
-    """A .nessus v2 file; returns the number of ReportItems written."""
+    """A .nessus v2 file; returns the number of ReportItems written.
+
+    As in real Nessus output, a plugin's description, solution and synopsis
+    are the same on every host it reports; its output differs from item to item.
+    """
     rng = random.Random(7)
     plugins = [
         (
@@ -52,6 +56,8 @@ def nessus(path: Path, hosts: int, items_per_host: int, text_words: int = 300) -
             f"Plugin {p}: {_text(rng, 6)}",
             rng.randint(0, 4),
             f"CVE-20{rng.randint(10, 24)}-{rng.randint(1000, 99999)}",
+            f"<description>{_text(rng, text_words)}</description>"
+            f"<solution>{_text(rng, 20)}</solution><synopsis>{_text(rng, 12)}</synopsis>",
         )
         for p in range(items_per_host * 3)
     ]
@@ -65,15 +71,12 @@ def nessus(path: Path, hosts: int, items_per_host: int, text_words: int = 300) -
                 f'<tag name="host-ip">{address}</tag><tag name="host-fqdn">host{h}.example.test</tag>'
                 f'<tag name="operating-system">Linux Kernel 5.{h % 20}</tag></HostProperties>\n'
             )
-            for plugin_id, name, severity, cve in rng.sample(plugins, items_per_host):
+            for plugin_id, name, severity, cve, texts in rng.sample(plugins, items_per_host):
                 port = rng.choice((22, 80, 443, 3306, 5432, 8080))
                 out.write(
                     f'<ReportItem port="{port}" svc_name="www" protocol="tcp" severity="{severity}" '
                     f'pluginID="{plugin_id}" pluginName="{escape(name)}" pluginFamily="General">'
-                    f"<description>{_text(rng, text_words)}</description>"
-                    f"<solution>{_text(rng, 20)}</solution>"
-                    f"<synopsis>{_text(rng, 12)}</synopsis>"
-                    f"<cve>{cve}</cve><cvss3_base_score>{severity * 2.3:.1f}</cvss3_base_score>"
+                    f"{texts}<cve>{cve}</cve><cvss3_base_score>{severity * 2.3:.1f}</cvss3_base_score>"
                     f"<cvss3_vector>CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H</cvss3_vector>"
                     f"<see_also>https://example.test/advisory/{plugin_id}</see_also>"
                     f"<plugin_output>{_text(rng, text_words // 3)}</plugin_output>"

@@ -239,9 +239,8 @@ class EventStore:
         writes = [w for w in writes if w.events]
         if not writes:
             return []
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", _APPEND_LOCK)
+        head = await self.hold_appends(conn)
         versions = await self._stream_versions(conn, {w.stream_id for w in writes})
-        head: int = await conn.fetchval("SELECT coalesce(max(position), 0) FROM events")
         now = dt.datetime.now(dt.UTC)
         encoded_metadata = _to_jsonb(metadata)
         rows: list[tuple[Any, ...]] = []
@@ -287,6 +286,18 @@ class EventStore:
         await conn.copy_records_to_table("events", records=rows, columns=_COLUMNS)
         await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, str(head))
         return recorded
+
+    @staticmethod
+    async def hold_appends(conn: Connection) -> int:
+        """Take the append lock until `conn`'s transaction ends; returns the head, which stays put.
+
+        Appends on `conn` itself go on; every other append waits for the commit.
+        An importer holds it while it brings its read models up to the head, so
+        that the events it appends follow what they show.
+        """
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _APPEND_LOCK)
+        head: int = await conn.fetchval("SELECT coalesce(max(position), 0) FROM events")
+        return head
 
     @staticmethod
     async def _stream_versions(conn: Connection, stream_ids: set[str]) -> dict[str, int]:
@@ -389,7 +400,7 @@ class EventStore:
             return await self._import(own, events)
 
     async def _import(self, conn: Connection, events: Sequence[WireEvent]) -> tuple[int, int]:
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", _APPEND_LOCK)
+        head = await self.hold_appends(conn)
         present = {
             row["event_id"]
             for row in await conn.fetch(
@@ -405,7 +416,6 @@ class EventStore:
         if not fresh:
             return 0, len(events)
         versions = await self._stream_versions(conn, {e.stream_id for e in fresh})
-        head: int = await conn.fetchval("SELECT coalesce(max(position), 0) FROM events")
         rows: list[tuple[Any, ...]] = []
         for event in fresh:
             expected = versions.get(event.stream_id, 0) + 1

@@ -3,17 +3,19 @@
 Parsing streams the file into a local spool (memory stays flat, progress is
 recorded about once a second), in a worker thread that reads the file while
 it is still arriving from the object store. Applying happens in one
-transaction that holds the workspace's import lock: it checks that the scan
-is not finished already (so a retried or duplicated job applies once),
-brings the ingest read models up to the log head (taking their checkpoints),
-and then, chunk by chunk, decides against the read models, appends the
-host, service and finding events with one COPY and applies them to the read
-models in bulk, `ScanCompleted` last. So the read models are up to date when
-the import commits, and the projection consumer finds nothing left to do.
+transaction that holds the workspace's import lock and the append lock: it
+checks that the scan is not finished already (so a retried or duplicated job
+applies once), has the ingest read models brought up to the log head, and
+then, chunk by chunk, decides against the read models and appends the host,
+service and finding events with one COPY, `ScanCompleted` last. A
+`ReadModelWriter` applies each appended chunk to the read models in bulk, on
+a second connection, while the next chunk is decided and appended; it
+commits right after the events do. So the read models are up to date when
+the import is done, and the projection consumer finds nothing left to do.
 Finding streams are appended at the versions the read model showed, so a
 concurrent analyst change aborts the transaction and the job is retried. A
-crash anywhere leaves no host or finding event, and no read-model change,
-behind.
+crash anywhere leaves no host or finding event behind, and no read-model
+change the log does not hold.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from services.ingest.parsers import registry
 from services.ingest.parsers.base import SNIFF_BYTES
 from services.ingest.parsers.errors import ScanRejected
 from services.ingest.projections import ingest_projections
+from services.ingest.read_model_writer import ReadModelWriter
 from services.ingest.search_vectors import SearchVectors, parsed_search_text
 from services.ingest.staging import Spool
 from shared.contracts import (
@@ -210,63 +213,69 @@ class Importer:
 
     async def _apply(self, uploaded: ScanUploaded, parsed: _Parsed, meta: EventMetadata) -> None:
         scan_id, workspace_id = uploaded.scan_id, uploaded.workspace_id
-        async with self._pool.acquire() as conn, conn.transaction():
-            await self._lock(conn, workspace_id)
-            if await self._finished(conn, scan_id):
-                return
-            head: int = await conn.fetchval("SELECT coalesce(max(position), 0) FROM events")
-            # Checkpoints first, tables second (the order every runner takes them in);
-            # they stay locked until the commit, which also moves them past this import.
-            for projection in self._runner.projections:
-                await self._runner.catch_up_in(conn, workspace_id, head, projection)
-            ctx = ImportContext(
-                workspace_id=workspace_id,
-                scan_id=scan_id,
-                sha256=uploaded.sha256,
-                scope=uploaded.scope,
-                at=dt.datetime.now(dt.UTC),
-            )
-            tally = Tally()
-            duplicate_of: str | None = await conn.fetchval(
-                "SELECT scan_id FROM ingest_scans WHERE workspace_id = $1 AND sha256 = $2"
-                " AND status = 'applied' AND scan_id <> $3 ORDER BY finished_at LIMIT 1",
-                workspace_id,
-                uploaded.sha256,
-                scan_id,
-            )
-            if duplicate_of is None:
-                await self._decide_all(conn, ctx, parsed, tally, meta)
-            done = completed(ctx, tally, format=parsed.format, scanner=parsed.scanner)
-            if duplicate_of is not None:
-                done = ScanCompleted(
-                    scan_id=scan_id,
+        async with (
+            self._pool.acquire() as conn,
+            self._pool.acquire() as models,
+            ReadModelWriter(self._runner, models, workspace_id) as writer,
+        ):
+            async with conn.transaction():
+                await self._lock(conn, workspace_id)
+                if await self._finished(conn, scan_id):
+                    return
+                # Nobody appends from here to the commit: the read models are brought
+                # up to this head and the import's events follow it directly.
+                await writer.begin(await self._store.hold_appends(conn))
+                ctx = ImportContext(
                     workspace_id=workspace_id,
-                    format=parsed.format,
-                    scanner=parsed.scanner,
-                    duplicate_of=duplicate_of,
+                    scan_id=scan_id,
+                    sha256=uploaded.sha256,
+                    scope=uploaded.scope,
+                    at=dt.datetime.now(dt.UTC),
                 )
-            recorded = await self._store.append_to_stream(
-                scan_stream(scan_id), workspace_id, [done], metadata=meta, conn=conn
-            )
-            await self._runner.apply_appended(conn, workspace_id, recorded)
+                tally = Tally()
+                duplicate_of: str | None = await conn.fetchval(
+                    "SELECT scan_id FROM ingest_scans WHERE workspace_id = $1 AND sha256 = $2"
+                    " AND status = 'applied' AND scan_id <> $3 ORDER BY finished_at LIMIT 1",
+                    workspace_id,
+                    uploaded.sha256,
+                    scan_id,
+                )
+                if duplicate_of is None:
+                    await self._decide_all(conn, writer, ctx, parsed, tally, meta)
+                done = completed(ctx, tally, format=parsed.format, scanner=parsed.scanner)
+                if duplicate_of is not None:
+                    done = ScanCompleted(
+                        scan_id=scan_id,
+                        workspace_id=workspace_id,
+                        format=parsed.format,
+                        scanner=parsed.scanner,
+                        duplicate_of=duplicate_of,
+                    )
+                recorded = await self._store.append_to_stream(
+                    scan_stream(scan_id), workspace_id, [done], metadata=meta, conn=conn
+                )
+                await writer.apply(recorded)
+                await writer.wait()
+            await writer.commit()
         _log.info("scan applied", scan_id=scan_id, duplicate_of=duplicate_of)
 
     async def _decide_all(
         self,
         conn: Connection,
+        writer: ReadModelWriter,
         ctx: ImportContext,
         parsed: _Parsed,
         tally: Tally,
         meta: EventMetadata,
     ) -> None:
         ws, spool = ctx.workspace_id, parsed.spool
-        # Each findings chunk has its search vectors stemmed by a second backend while
+        # Each findings chunk has its search vectors stemmed by a third backend while
         # this one works on what comes before it: the first while hosts and services go.
         chunks = spool.findings(self._chunk // 2)
         ahead = next(chunks, None)
         stemming = self._stem_ahead(ws, ahead)
         try:
-            await self._decide_assets(conn, ctx, spool, tally, meta)
+            await self._decide_assets(conn, writer, ctx, spool, tally, meta)
             while ahead is not None:
                 findings, repeats = ahead
                 ahead = next(chunks, None)
@@ -275,7 +284,7 @@ class Importer:
                 known = await _known_findings(conn, ws, [fp for fp, _ in findings])
                 tally.duplicates += repeats
                 changes = [decide_finding(ctx, fp, f, known.get(fp), tally) for fp, f in findings]
-                await self._append(conn, ws, changes, meta)
+                await self._append(conn, writer, changes, meta)
         finally:
             await stemming
         candidates = await _open_in_covered_assets(conn, ws, spool.covered)
@@ -283,17 +292,23 @@ class Importer:
             decide_closures(ctx, candidates, spool.reported, spool.covered, parsed.scanners, tally)
         )
         for start in range(0, len(closures), self._chunk):
-            await self._append(conn, ws, closures[start : start + self._chunk], meta)
+            await self._append(conn, writer, closures[start : start + self._chunk], meta)
 
     async def _decide_assets(
-        self, conn: Connection, ctx: ImportContext, spool: Spool, tally: Tally, meta: EventMetadata
+        self,
+        conn: Connection,
+        writer: ReadModelWriter,
+        ctx: ImportContext,
+        spool: Spool,
+        tally: Tally,
+        meta: EventMetadata,
     ) -> None:
         ws = ctx.workspace_id
         for assets in spool.assets(self._chunk):
             hosts = await _known_hosts(conn, ws, [aid for aid, _ in assets])
             tally.hosts += len(assets)
             changes = [decide_host(ctx, aid, asset, hosts.get(aid)) for aid, asset in assets]
-            await self._append(conn, ws, changes, meta)
+            await self._append(conn, writer, changes, meta)
         for services in spool.services(self._chunk):
             known_services = await _known_services(conn, ws, services)
             tally.services += len(services)
@@ -303,16 +318,16 @@ class Importer:
                 )
                 for aid, svc in services
             ]
-            await self._append(conn, ws, changes, meta)
+            await self._append(conn, writer, changes, meta)
 
     async def _append(
         self,
         conn: Connection,
-        workspace_id: str,
+        writer: ReadModelWriter,
         changes: Iterable[Change | None],
         meta: EventMetadata,
     ) -> None:
-        """Append the changes with one COPY and apply them to the read models at once."""
+        """Append the changes with one COPY; `writer` applies them while the next are decided."""
         writes = [
             StreamWrite(
                 stream_id=change.stream_id,
@@ -324,8 +339,7 @@ class Importer:
             if change is not None
         ]
         if writes:
-            recorded = await self._store.append(writes, metadata=meta, conn=conn)
-            await self._runner.apply_appended(conn, workspace_id, recorded)
+            await writer.apply(await self._store.append(writes, metadata=meta, conn=conn))
 
     def _stem_ahead(
         self, workspace_id: str, chunk: tuple[list[tuple[str, FindingObserved]], int] | None
@@ -362,7 +376,11 @@ def ingest_importer(
     *,
     formats: Formats = registry,
 ) -> Importer:
-    """An importer that keeps the ingest read models, new findings' search stemmed ahead."""
+    """An importer that keeps the ingest read models, new findings' search stemmed ahead.
+
+    Each import holds two of `pool`'s connections (events and read models) and
+    borrows a third to stem when one is free.
+    """
     vectors = SearchVectors(pool)
     runner = ProjectionRunner(pool, ingest_projections(vectors))
     return Importer(pool, store, objects, runner, formats=formats, vectors=vectors)

@@ -2,12 +2,11 @@
 
 Stemming a finding's searched text (`ingest_finding_search`) is the costliest
 part of writing it: more than the rest of an import's database work for
-findings with long descriptions. An import appends its events and writes its
-read models on one connection, inside one transaction, so one PostgreSQL
-backend would do all of it on one core. `SearchVectors` lets the importer
-have a chunk's vectors stemmed by a second backend while the first appends
-that chunk's events; the inventory projection then writes the vectors it
-finds here and stems the rest itself.
+findings with long descriptions. An import appends its events on one
+connection and writes its read models on a second; `SearchVectors` lets it
+have a chunk's vectors stemmed by a third backend meanwhile, the parts that
+findings on many assets share (title, CVEs, description) once. The inventory
+projection then writes the vectors it finds here and stems the rest itself.
 
 A vector depends on its text alone, so what is kept here is a cache that
 correctness never depends on: a vector that is missing (no connection was
@@ -39,13 +38,23 @@ _MAX_KEPT = 4096
 """Vectors kept at most, the newest: a few chunks' worth."""
 
 _STEM = (
-    "SELECT t.n, ingest_finding_search(t.title, string_to_array(t.cve, ' '), t.asset_key,"
-    " t.description) FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])"
-    " WITH ORDINALITY AS t(fingerprint, title, cve, asset_key, description, n)"
-    " WHERE NOT EXISTS (SELECT 1 FROM ingest_findings f"
-    " WHERE f.workspace_id = $1 AND f.fingerprint = t.fingerprint)"
+    "WITH fresh AS MATERIALIZED (SELECT c.n, c.asset_key, c.text_no"
+    " FROM unnest($2::text[], $3::text[], $4::int[]) WITH ORDINALITY AS c(fingerprint, asset_key,"
+    " text_no, n) WHERE NOT EXISTS (SELECT 1 FROM ingest_findings f"
+    " WHERE f.workspace_id = $1 AND f.fingerprint = c.fingerprint)),"
+    " texts AS MATERIALIZED (SELECT u.i,"
+    " ingest_finding_search_head(u.title, string_to_array(u.cve, ' ')) AS head,"
+    " ingest_finding_search_tail(u.description) AS tail"
+    " FROM unnest($5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS u(title, cve,"
+    " description, i) WHERE u.i IN (SELECT text_no FROM fresh))"
+    " SELECT f.n, ingest_finding_search_of(t.head, f.asset_key, t.tail)"
+    " FROM fresh f JOIN texts t ON t.i = f.text_no"
 )
-"""Vectors of the candidates the workspace does not know yet (the others are not written)."""
+"""Vectors of the candidates the workspace does not know yet (the others are not written).
+
+The parts every finding of one title, CVEs and description shares are stemmed once
+(`fresh` and `texts` are materialised so that they are not computed per row).
+"""
 
 
 class SearchText(NamedTuple):
@@ -70,6 +79,11 @@ def parsed_search_text(finding: FindingObserved) -> SearchText:
 
 def _has_nul(text: SearchText) -> bool:
     return "\x00" in "".join((text.title, text.asset_key, text.description or "", *text.cve))
+
+
+def _shared_part(text: SearchText) -> tuple[str, str, str | None]:
+    """What findings on different assets can share: title, CVEs (as one string), description."""
+    return text.title, " ".join(text.cve), text.description
 
 
 class SearchVectors:
@@ -97,6 +111,8 @@ class SearchVectors:
         pool = self._pool
         if not todo or (pool.get_idle_size() == 0 and pool.get_size() >= pool.get_max_size()):
             return
+        shared: dict[tuple[str, str, str | None], int] = {}
+        text_numbers = [shared.setdefault(_shared_part(t), len(shared) + 1) for _, t in todo]
         try:
             conn = await pool.acquire(timeout=_ACQUIRE_TIMEOUT)
         except TimeoutError:
@@ -106,10 +122,11 @@ class SearchVectors:
                 _STEM,
                 workspace_id,
                 [fp for fp, _ in todo],
-                [t.title for _, t in todo],
-                [" ".join(t.cve) for _, t in todo],
                 [t.asset_key for _, t in todo],
-                [t.description for _, t in todo],
+                text_numbers,
+                [title for title, _, _ in shared],
+                [cve for _, cve, _ in shared],
+                [description for _, _, description in shared],
             )
         except asyncpg.PostgresError as exc:
             _log.warning("search vectors not stemmed ahead", error=str(exc))

@@ -37,6 +37,7 @@ from tests.integration.ingest.conftest import (
     workspace_events,
 )
 from tests.integration.ingest.formats import FormatsWithFixture, scan_file
+from tests.support.scans import jsonl_scan
 
 HOSTS = {
     "10.0.0.1": ["p1", "r2", "r3"],
@@ -290,6 +291,15 @@ class _CountingVectors(SearchVectors):
         return vector
 
 
+_SEARCH_AS_FIRST_DEFINED = (
+    "setweight(to_tsvector('simple', coalesce(title, '')), 'A')"
+    " || setweight(to_tsvector('simple', array_to_string(cve, ' ')), 'A')"
+    " || setweight(to_tsvector('simple', coalesce(asset_key, '')), 'B')"
+    " || setweight(to_tsvector('english', coalesce(left(description, 1000), '')), 'C')"
+)
+"""`ingest_finding_search` as migration 0002 wrote it, before it was split into parts."""
+
+
 def _many_findings(descriptions: list[str]) -> bytes:
     lines: list[dict[str, object]] = [{"vigil-test": 1}, {"host": "10.7.7.7"}]
     lines += [
@@ -299,6 +309,46 @@ def _many_findings(descriptions: list[str]) -> bytes:
     ]  # fmt: skip
     lines.append({"end": len(lines) - 1})
     return b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+
+
+async def test_findings_sharing_a_text_on_many_hosts_get_the_vectors_the_database_computes(
+    store: EventStore,
+    objects: ScanObjectStore,
+    pool: asyncpg.Pool,
+    workspace_id: str,
+    ingest_schema: None,
+) -> None:
+    vectors = _CountingVectors(pool)
+    runner = ProjectionRunner(pool, ingest_projections(vectors))
+    importer = Importer(pool, store, objects, runner, formats=FormatsWithFixture(), vectors=vectors)
+    hosts = [f"10.8.0.{h}" for h in range(1, 6)]
+    # Findings are told apart by their lowest CVE, else their rule: CVEs differ per rule.
+    plugins: list[tuple[str, str | None, int]] = [  # title, description, CVEs
+        ("Weak ciphers offered", "Ciphers weak.", 1),
+        ("Weak ciphers offered", "Ciphers weak.", 0),
+        ("Server header discloses version", None, 2),
+        ("Stale certificate", "Expired since " * 200, 0),
+    ]
+    lines: list[dict[str, object]] = [{"host": h} for h in hosts]
+    for i in range(20):
+        title, description, cves = plugins[i % len(plugins)]
+        cve = [f"CVE-2026-{1000 + 10 * i + n}" for n in range(cves)]
+        lines += [
+            {"finding": h, "rule": f"r{i}", "title": title, "cve": cve, "description": description}
+            for h in hosts
+        ]
+    await importer.run(await upload(store, objects, workspace_id, jsonl_scan(*lines)), workspace_id)
+
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            f"SELECT asset_key, search = {_SEARCH_AS_FIRST_DEFINED} AS same FROM ingest_findings"
+            " WHERE workspace_id = $1",
+            workspace_id,
+        )
+    assert len(rows) == 100
+    assert all(row["same"] for row in rows)
+    assert {row["asset_key"] for row in rows} == set(hosts)
+    assert vectors.hits == 100
 
 
 @pytest.mark.parametrize("findings", [3, 40], ids=["one by one", "in bulk"])
