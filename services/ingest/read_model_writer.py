@@ -20,6 +20,9 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+import asyncpg
+import structlog
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from types import TracebackType
@@ -31,6 +34,8 @@ if TYPE_CHECKING:
     from shared.projections import ProjectionRunner
 
 __all__ = ("ReadModelWriter",)
+
+_log = structlog.get_logger("vigil.ingest")
 
 
 class ReadModelWriter:
@@ -97,6 +102,13 @@ class ReadModelWriter:
             self._applying.cancel()
             await asyncio.gather(self._applying, return_exceptions=True)
             self._applying = None
-        if self._transaction is not None:
-            await self._transaction.rollback()
-            self._transaction = None
+        transaction, self._transaction = self._transaction, None
+        if transaction is None:
+            return
+        try:
+            await transaction.rollback()
+        except (asyncpg.PostgresError, asyncpg.InterfaceError):
+            if exc is None:
+                raise
+            # The error that got us here matters; the pool discards a broken connection.
+            _log.warning("read-model rollback failed", exc_info=True)

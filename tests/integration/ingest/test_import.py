@@ -291,6 +291,16 @@ class _CountingVectors(SearchVectors):
         return vector
 
 
+def _counting_importer(
+    pool: asyncpg.Pool, store: EventStore, objects: ScanObjectStore
+) -> tuple[Importer, _CountingVectors]:
+    """An importer stemming ahead, with the vectors that count how often that served."""
+    vectors = _CountingVectors(pool)
+    runner = ProjectionRunner(pool, ingest_projections(vectors))
+    importer = Importer(pool, store, objects, runner, formats=FormatsWithFixture(), vectors=vectors)
+    return importer, vectors
+
+
 _SEARCH_AS_FIRST_DEFINED = (
     "setweight(to_tsvector('simple', coalesce(title, '')), 'A')"
     " || setweight(to_tsvector('simple', array_to_string(cve, ' ')), 'A')"
@@ -318,9 +328,7 @@ async def test_findings_sharing_a_text_on_many_hosts_get_the_vectors_the_databas
     workspace_id: str,
     ingest_schema: None,
 ) -> None:
-    vectors = _CountingVectors(pool)
-    runner = ProjectionRunner(pool, ingest_projections(vectors))
-    importer = Importer(pool, store, objects, runner, formats=FormatsWithFixture(), vectors=vectors)
+    importer, vectors = _counting_importer(pool, store, objects)
     hosts = [f"10.8.0.{h}" for h in range(1, 6)]
     # Findings are told apart by their lowest CVE, else their rule: CVEs differ per rule.
     plugins: list[tuple[str, str | None, int]] = [  # title, description, CVEs
@@ -382,9 +390,7 @@ async def test_search_vectors_stemmed_ahead_are_the_ones_the_database_computes(
     workspace_id: str,
     ingest_schema: None,
 ) -> None:
-    vectors = _CountingVectors(pool)
-    runner = ProjectionRunner(pool, ingest_projections(vectors))
-    importer = Importer(pool, store, objects, runner, formats=FormatsWithFixture(), vectors=vectors)
+    importer, vectors = _counting_importer(pool, store, objects)
     first = [f"Buffer overflows in parser number {i}" for i in range(40)]
     await importer.run(
         await upload(store, objects, workspace_id, _many_findings(first)), workspace_id

@@ -6,7 +6,7 @@ models lost after the events committed are caught up from the log.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import pytest
@@ -15,15 +15,11 @@ from services.ingest.importer import ingest_importer
 from services.ingest.projections import InventoryProjection
 from services.ingest.read_model_writer import ReadModelWriter
 from shared.contracts import ScanCompleted, scan_stream
+from shared.eventstore import EventStore
 from tests.integration.ingest.conftest import project, read_models, upload, workspace_events
 from tests.integration.ingest.formats import FormatsWithFixture, scan_file
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-    from shared.contracts import RecordedEvent
-    from shared.database import Connection
-    from shared.eventstore import EventStore
     from shared.objectstore import ScanObjectStore
 
 pytestmark = pytest.mark.usefixtures("ingest_schema")
@@ -37,35 +33,49 @@ class _Lost(RuntimeError):
     """Stands for a connection that broke."""
 
 
-async def test_a_failed_read_model_write_fails_the_import_and_no_event_commits(
+def _third_call_breaks(method: Any, counts: Any) -> Any:
+    """`method`, raising `_Lost` on the third call that `counts(kwargs)` accepts."""
+    calls = 0
+
+    async def breaks(self: object, *args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += bool(counts(kwargs))
+        if calls == 3:
+            raise _Lost("connection lost")
+        return await method(self, *args, **kwargs)
+
+    return breaks
+
+
+@pytest.mark.parametrize(
+    ("owner", "name", "counts"),
+    [
+        (InventoryProjection, "apply_batch", lambda kwargs: True),
+        # Only the import's own appends, in its transaction, not ScanStarted and progress.
+        (EventStore, "append", lambda kwargs: kwargs.get("conn") is not None),
+    ],
+    ids=["a read-model write", "an append, while a chunk is being applied"],
+)
+async def test_a_failure_before_the_events_commit_leaves_nothing_and_a_retry_applies_whole(
     store: EventStore,
     objects: ScanObjectStore,
     pool: asyncpg.Pool,
     workspace_id: str,
     monkeypatch: pytest.MonkeyPatch,
+    owner: type,
+    name: str,
+    counts: Any,
 ) -> None:
-    applied = 0
-    apply_batch = InventoryProjection.apply_batch
-
-    async def breaks_on_the_third_chunk(
-        self: InventoryProjection, conn: Connection, events: Sequence[RecordedEvent]
-    ) -> None:
-        nonlocal applied
-        applied += 1
-        if applied == 3:
-            raise _Lost("connection lost")
-        await apply_batch(self, conn, events)
-
-    monkeypatch.setattr(InventoryProjection, "apply_batch", breaks_on_the_third_chunk)
     importer = ingest_importer(pool, store, objects, formats=FormatsWithFixture())
     scan_id = await upload(store, objects, workspace_id, _SCAN)
+    monkeypatch.setattr(owner, name, _third_call_breaks(getattr(owner, name), counts))
     with pytest.raises(_Lost):
         await importer.run(scan_id, workspace_id)
 
     assert {e.context for e in await workspace_events(store, workspace_id)} == {"scan"}
     assert await read_models(pool, workspace_id) == _EMPTY
     monkeypatch.undo()
-    await importer.run(scan_id, workspace_id)  # the retried job applies it whole
+    await importer.run(scan_id, workspace_id)
     assert len((await read_models(pool, workspace_id))["ingest_findings"]) == 40 * 60
 
 
