@@ -16,7 +16,7 @@ free, the cache was cleared) is computed by the statement that writes the row.
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeAlias, TypeVar
 
 import asyncpg
 import structlog
@@ -26,10 +26,14 @@ if TYPE_CHECKING:
 
     from services.ingest.parsers.model import FindingObserved
     from shared.contracts import FindingDetected
+    from shared.database import Connection
 
 __all__ = ("SearchText", "SearchVectors", "parsed_search_text", "search_text")
 
 _log = structlog.get_logger("vigil.ingest")
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 _ACQUIRE_TIMEOUT = 1.0
 """Seconds to wait for a free connection before leaving the stemming to the writer."""
@@ -37,24 +41,27 @@ _ACQUIRE_TIMEOUT = 1.0
 _MAX_KEPT = 4096
 """Vectors kept at most, the newest: a few chunks' worth."""
 
-_STEM = (
-    "WITH fresh AS MATERIALIZED (SELECT c.n, c.asset_key, c.text_no"
-    " FROM unnest($2::text[], $3::text[], $4::int[]) WITH ORDINALITY AS c(fingerprint, asset_key,"
-    " text_no, n) WHERE NOT EXISTS (SELECT 1 FROM ingest_findings f"
-    " WHERE f.workspace_id = $1 AND f.fingerprint = c.fingerprint)),"
-    " texts AS MATERIALIZED (SELECT u.i,"
-    " ingest_finding_search_head(u.title, string_to_array(u.cve, ' ')) AS head,"
-    " ingest_finding_search_tail(u.description) AS tail"
-    " FROM unnest($5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS u(title, cve,"
-    " description, i) WHERE u.i IN (SELECT text_no FROM fresh))"
-    " SELECT f.n, ingest_finding_search_of(t.head, f.asset_key, t.tail)"
-    " FROM fresh f JOIN texts t ON t.i = f.text_no"
-)
-"""Vectors of the candidates the workspace does not know yet (the others are not written).
+_MAX_PARTS = 1024
+"""Stemmed shared parts kept at most, the newest: a scan's plugins, for a typical scan."""
 
-The parts every finding of one title, CVEs and description shares are stemmed once
-(`fresh` and `texts` are materialised so that they are not computed per row).
-"""
+_STEM_PARTS = (
+    "SELECT ingest_finding_search_head(u.title, string_to_array(u.cve, ' ')),"
+    " ingest_finding_search_tail(u.description)"
+    " FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(title, cve,"
+    " description, n) ORDER BY u.n"
+)
+"""The parts that findings on many assets share (title and CVEs, description), stemmed."""
+
+_STEM = (
+    "SELECT c.n, ingest_finding_search_of(p.head, c.asset_key, p.tail)"
+    " FROM unnest($2::text[], $3::text[], $4::int[]) WITH ORDINALITY AS c(fingerprint, asset_key,"
+    " part, n) JOIN unnest($5::tsvector[], $6::tsvector[]) WITH ORDINALITY AS p(head, tail, i)"
+    " ON p.i = c.part WHERE NOT EXISTS (SELECT 1 FROM ingest_findings f"
+    " WHERE f.workspace_id = $1 AND f.fingerprint = c.fingerprint)"
+)
+"""Vectors of the candidates the workspace does not know yet (the others are not written)."""
+
+_SharedPart: TypeAlias = tuple[str, str, str | None]
 
 
 class SearchText(NamedTuple):
@@ -81,17 +88,22 @@ def _has_nul(text: SearchText) -> bool:
     return "\x00" in "".join((text.title, text.asset_key, text.description or "", *text.cve))
 
 
-def _shared_part(text: SearchText) -> tuple[str, str, str | None]:
+def _shared_part(text: SearchText) -> _SharedPart:
     """What findings on different assets can share: title, CVEs (as one string), description."""
     return text.title, " ".join(text.cve), text.description
 
 
 class SearchVectors:
-    """Search vectors stemmed ahead of writing, in PostgreSQL's binary tsvector form."""
+    """Search vectors stemmed ahead of writing, in PostgreSQL's binary tsvector form.
+
+    The parts findings share are kept too, so that a plugin reported on hosts
+    across many chunks has its description stemmed once.
+    """
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
         self._ready: dict[SearchText, bytes] = {}
+        self._parts: dict[_SharedPart, tuple[bytes, bytes]] = {}
 
     async def stem(self, workspace_id: str, candidates: Iterable[tuple[str, SearchText]]) -> None:
         """Stem the texts of those (fingerprint, text) candidates that are new to the workspace.
@@ -111,33 +123,59 @@ class SearchVectors:
         pool = self._pool
         if not todo or (pool.get_idle_size() == 0 and pool.get_size() >= pool.get_max_size()):
             return
-        shared: dict[tuple[str, str, str | None], int] = {}
-        text_numbers = [shared.setdefault(_shared_part(t), len(shared) + 1) for _, t in todo]
+        shared: dict[_SharedPart, int] = {}
+        numbers = [shared.setdefault(_shared_part(t), len(shared) + 1) for _, t in todo]
         try:
             conn = await pool.acquire(timeout=_ACQUIRE_TIMEOUT)
         except TimeoutError:
             return
         try:
+            parts = await self._parts_of(conn, list(shared))
             rows = await conn.fetch(
                 _STEM,
                 workspace_id,
                 [fp for fp, _ in todo],
                 [t.asset_key for _, t in todo],
-                text_numbers,
-                [title for title, _, _ in shared],
-                [cve for _, cve, _ in shared],
-                [description for _, _, description in shared],
+                numbers,
+                [head for head, _ in parts],
+                [tail for _, tail in parts],
             )
         except asyncpg.PostgresError as exc:
             _log.warning("search vectors not stemmed ahead", error=str(exc))
             return
         finally:
             await pool.release(conn)
-        excess = max(0, len(self._ready) + len(rows) - _MAX_KEPT)
-        for oldest in list(itertools.islice(self._ready, excess)):
-            del self._ready[oldest]
-        self._ready.update((todo[r[0] - 1][1], r[1]) for r in rows)
+        _keep_newest(self._ready, ((todo[r[0] - 1][1], r[1]) for r in rows), _MAX_KEPT)
+
+    async def _parts_of(
+        self, conn: Connection, shared: list[_SharedPart]
+    ) -> list[tuple[bytes, bytes]]:
+        """The stemmed (head, tail) of each shared part, stemming those not kept yet."""
+        missing = [part for part in shared if part not in self._parts]
+        stemmed: dict[_SharedPart, tuple[bytes, bytes]] = {}
+        if missing:
+            rows = await conn.fetch(
+                _STEM_PARTS,
+                [title for title, _, _ in missing],
+                [cve for _, cve, _ in missing],
+                [description for _, _, description in missing],
+            )
+            stemmed = {part: (row[0], row[1]) for part, row in zip(missing, rows, strict=True)}
+        parts = [stemmed.get(part) or self._parts[part] for part in shared]
+        _keep_newest(self._parts, zip(shared, parts, strict=True), _MAX_PARTS)
+        return parts
 
     def get(self, text: SearchText) -> bytes | None:
         """The stemmed vector of `text`; None when it was not stemmed here."""
         return self._ready.get(text)
+
+
+def _keep_newest(kept: dict[_K, _V], new: Iterable[tuple[_K, _V]], most: int) -> None:
+    """Add (or refresh) `new` in `kept` as its newest entries, dropping the oldest beyond `most`."""
+    fresh = list(new)
+    for key, _ in fresh:
+        kept.pop(key, None)
+    excess = max(0, len(kept) + len(fresh) - most)
+    for oldest in list(itertools.islice(kept, excess)):
+        del kept[oldest]
+    kept.update(fresh)

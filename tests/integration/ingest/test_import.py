@@ -292,12 +292,14 @@ class _CountingVectors(SearchVectors):
 
 
 def _counting_importer(
-    pool: asyncpg.Pool, store: EventStore, objects: ScanObjectStore
+    pool: asyncpg.Pool, store: EventStore, objects: ScanObjectStore, *, chunk: int = 2000
 ) -> tuple[Importer, _CountingVectors]:
     """An importer stemming ahead, with the vectors that count how often that served."""
     vectors = _CountingVectors(pool)
     runner = ProjectionRunner(pool, ingest_projections(vectors))
-    importer = Importer(pool, store, objects, runner, formats=FormatsWithFixture(), vectors=vectors)
+    importer = Importer(
+        pool, store, objects, runner, formats=FormatsWithFixture(), vectors=vectors, chunk=chunk
+    )
     return importer, vectors
 
 
@@ -321,14 +323,16 @@ def _many_findings(descriptions: list[str]) -> bytes:
     return b"".join(json.dumps(line).encode() + b"\n" for line in lines)
 
 
+@pytest.mark.parametrize("chunk", [2000, 40], ids=["one chunk", "parts kept across chunks"])
 async def test_findings_sharing_a_text_on_many_hosts_get_the_vectors_the_database_computes(
     store: EventStore,
     objects: ScanObjectStore,
     pool: asyncpg.Pool,
     workspace_id: str,
     ingest_schema: None,
+    chunk: int,
 ) -> None:
-    importer, vectors = _counting_importer(pool, store, objects)
+    importer, vectors = _counting_importer(pool, store, objects, chunk=chunk)
     hosts = [f"10.8.0.{h}" for h in range(1, 6)]
     # Findings are told apart by their lowest CVE, else their rule: CVEs differ per rule.
     plugins: list[tuple[str, str | None, int]] = [  # title, description, CVEs
