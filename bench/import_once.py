@@ -3,8 +3,8 @@
 The import benchmark runs the importer in a process of its own so that the
 peak resident memory it reports is the import's, not the benchmark's. Like
 a running ingest worker, the process starts and connects first: it prints
-``ready``, then reads ``SCAN_ID WORKSPACE`` from stdin, imports that scan
-and prints its peak RSS in bytes.
+``ready``, then reads ``SCAN_ID WORKSPACE`` from stdin, imports that scan,
+prints ``imported`` and, once it has shut down, its peak RSS in bytes.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ async def main() -> None:
     print("ready", flush=True)
     scan_id, workspace_id = (await asyncio.to_thread(sys.stdin.readline)).split()
     await importer.run(scan_id, workspace_id)
+    print("imported", flush=True)
     await nc.drain()
     await pool.close()
 

@@ -73,12 +73,18 @@ async def _import(
             )
         ],
     )  # fmt: skip
-    out, _ = await child.communicate(f"{scan_id} {workspace}\n".encode())
-    rss = int(out.split()[-1])
+    assert child.stdin is not None
+    child.stdin.write(f"{scan_id} {workspace}\n".encode())
+    await child.stdin.drain()
+    while (line := await child.stdout.readline()).strip() != b"imported":  # past its log lines
+        if not line:
+            raise RuntimeError("the importer process ended before the import did")
     head = await store.head_position()
     pool = store._pool
     await ProjectionRunner(pool, ingest_projections()).catch_up(workspace, head)
-    seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - started  # a running worker: its shutdown is not either
+    out, _ = await child.communicate()
+    rss = int(out.split()[-1])
     await nc.close()
     async with pool.acquire() as conn:  # counted in SQL: the bench's own memory stays flat
         events: int = await conn.fetchval(
