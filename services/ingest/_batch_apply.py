@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
+from services.ingest.domain import first_scopes
 from services.ingest.identity import SEVERITY_RANK
 from services.ingest.search_vectors import search_text
 from shared.contracts import (
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     from shared.contracts import FindingDetails, RecordedEvent
     from shared.database import Connection
 
-__all__ = ("BATCH_THRESHOLD", "apply_in_bulk", "bulk_kind", "first_scopes", "rounds")
+__all__ = ("BATCH_THRESHOLD", "apply_in_bulk", "bulk_kind", "rounds")
 
 BATCH_THRESHOLD = 16
 """Fewer events of one kind in a round than this are applied one by one."""
@@ -172,14 +173,6 @@ _UPDATE_CLOSED = (
     " AS b(workspace_id, fingerprint, closed_at, version, position)"
     " WHERE f.workspace_id = b.workspace_id AND f.fingerprint = b.fingerprint"
 )
-
-
-def first_scopes(scope: str | None) -> list[str]:
-    """The `scopes` of a finding first detected under `scope`: any tag but None counts.
-
-    Shared by the one-by-one and bulk writes so both read `in_scope` the same way.
-    """
-    return [] if scope is None else [scope]
 
 
 def _details(details: FindingDetails) -> tuple[Any, ...]:

@@ -69,6 +69,7 @@ __all__ = (
     "dedupe",
     "evolve",
     "fingerprint",
+    "first_scopes",
     "in_scope",
 )
 
@@ -480,6 +481,15 @@ def _some(change: Change | None) -> list[Change]:
     return [] if change is None else [change]
 
 
+def first_scopes(scope: str | None) -> list[str]:
+    """The `scopes` of a finding first detected under `scope`: any tag but None counts.
+
+    One rule for the read models' one-by-one and bulk writes and for `evolve`,
+    so that all of them read `in_scope` the same way.
+    """
+    return [] if scope is None else [scope]
+
+
 def evolve(known: KnownState, event: Event) -> KnownState:
     """The state after `event`: what the read models compute, for callers that hold it in memory."""
     hosts, services, findings = dict(known.hosts), dict(known.services), dict(known.findings)
@@ -509,7 +519,7 @@ def evolve(known: KnownState, event: Event) -> KnownState:
                 status=FindingStatus.OPEN,
                 version=1,
                 scanners=(event.scanner,),
-                scopes=(event.scope,) if event.scope else (),
+                scopes=tuple(first_scopes(event.scope)),
                 last_scan_sha256=event.scan_sha256,
             )
         case FindingSeenAgain() | FindingReopened():
@@ -521,7 +531,7 @@ def evolve(known: KnownState, event: Event) -> KnownState:
                 else before.status,
                 version=before.version + 1,
                 scanners=union(before.scanners, (event.scanner,)),
-                scopes=union(before.scopes, (event.scope,) if event.scope else ()),
+                scopes=union(before.scopes, tuple(first_scopes(event.scope))),
                 last_scan_sha256=event.scan_sha256,
             )
         case FindingClosed() | FindingStatusChanged():

@@ -14,9 +14,9 @@ from services.ingest._batch_apply import (
     BATCH_THRESHOLD,
     apply_in_bulk,
     bulk_kind,
-    first_scopes,
     rounds,
 )
+from services.ingest.domain import first_scopes
 from services.ingest.identity import SEVERITY_RANK
 from shared.contracts import (
     FindingClosed,

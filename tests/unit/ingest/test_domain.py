@@ -170,6 +170,16 @@ def test_scope_tag_narrows_what_a_rescan_closes() -> None:
     ]
 
 
+def test_an_empty_scope_tag_is_a_tag_as_the_read_models_keep_it() -> None:
+    known, _, _ = run(KnownState(), [vuln(A, "1")], "a", scope="")
+    known, _, _ = run(known, [vuln(A, "1")], "b", scope="dmz")
+    assert known.findings[fingerprint(WS, vuln(A, "1"))].scopes == ("", "dmz")
+    _, events, _ = run(known, [HostObserved(asset=A)], "c", scope="")
+    assert [e.fingerprint for e in of_type(events, FindingClosed)] == [
+        fingerprint(WS, vuln(A, "1"))
+    ]
+
+
 def test_analyst_verdicts_survive_rescans() -> None:
     known, _, _ = run(KnownState(), FIRST, "a")
     fp = fingerprint(WS, vuln(A, "2"))
