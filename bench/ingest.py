@@ -162,7 +162,7 @@ async def run(settings: Settings) -> list[Figure]:
         files = {
             "Nessus 200 hosts x 49 items (~40 MB)": (generate.nessus, (200, 49), ".nessus"),
             "nmap 20,000 hosts (~14 MB)": (generate.nmap, (20_000,), ".xml"),
-            "Nessus ~100 MB (600 hosts x 60 items)": (generate.nessus, (600, 60), ".nessus"),
+            "Nessus ~100 MB (600 hosts x 40 items)": (generate.nessus, (600, 40), ".nessus"),
         }
         for label, (make, args, suffix) in files.items():
             path = Path(folder) / f"{secrets.token_hex(3)}{suffix}"
