@@ -1,7 +1,8 @@
 """Scan files in the NATS JetStream object store, streamed in and out in chunks.
 
 Uploads arrive as an async iterator of byte chunks and are published chunk
-by chunk, so a file is never held whole in memory; a size limit stops an
+by chunk, a few chunks' acks awaited at a time rather than each before the
+next is sent, so a file is never held whole in memory; a size limit stops an
 oversized upload as soon as it crosses the limit and removes what was
 already sent. Readers get the object back as a temporary file, because the
 parsers read a blocking ``IO[bytes]``: either whole (`download`) or while it
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import collections
 import contextlib
 import hashlib
 import io
@@ -40,7 +42,7 @@ from nats.nuid import NUID
 from shared.filling_file import FillingFile, TransferFailed
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterable, AsyncIterator
+    from collections.abc import AsyncIterable, AsyncIterator, Iterable
 
     from nats.js import JetStreamContext
     from nats.js.object_store import ObjectStore
@@ -61,6 +63,9 @@ _CHUNK = 128 * 1024
 _FETCH_BATCH = 64
 """Chunks asked for at once by a streaming download: 8 MiB of default-sized chunks."""
 _FETCH_TIMEOUT = 10.0
+_IN_FLIGHT = 16
+"""Chunks an upload has published but not yet seen acknowledged, at most: 2 MiB."""
+_ACK_TIMEOUT = 10.0
 
 
 class ObjectTooLarge(ValueError):
@@ -94,6 +99,18 @@ def _sha256_hex(digest: str | None) -> str:
         return base64.urlsafe_b64decode(encoded).hex()
     except (binascii.Error, ValueError):
         return ""
+
+
+async def _settle(acks: Iterable[asyncio.Future[api.PubAck]]) -> None:
+    """Wait a while for published chunks' acks, whatever they say; cancel those still missing."""
+    pending = list(acks)
+    if pending:
+        await asyncio.wait(pending, timeout=_ACK_TIMEOUT)
+    for ack in pending:
+        if ack.done() and not ack.cancelled():
+            ack.exception()  # retrieved: a failed ack is no news here
+        else:
+            ack.cancel()
 
 
 def _meta_subject(bucket: str, name: str) -> str:
@@ -138,7 +155,7 @@ class ScanObjectStore:
     async def put(self, name: str, chunks: AsyncIterable[bytes]) -> StoredObject:
         """Store the bytes `chunks` yields under `name`, replacing any object of that name.
 
-        Memory holds at most one chunk plus one incoming piece at a time.
+        Memory holds at most `_IN_FLIGHT` unacknowledged chunks plus one incoming piece.
 
         Raises:
             ObjectTooLarge: the content crossed `max_bytes`; the chunks sent are purged.
@@ -151,6 +168,7 @@ class ScanObjectStore:
         buffer = bytearray()
         size = 0
         sent = 0
+        acks: collections.deque[asyncio.Future[api.PubAck]] = collections.deque()
         try:
             async for piece in chunks:
                 size += len(piece)
@@ -159,12 +177,14 @@ class ScanObjectStore:
                 digest.update(piece)
                 buffer += piece
                 while len(buffer) >= self.chunk_size:
-                    await self._js.publish(chunk_subject, bytes(buffer[: self.chunk_size]))
+                    await self._publish_chunk(acks, chunk_subject, bytes(buffer[: self.chunk_size]))
                     del buffer[: self.chunk_size]
                     sent += 1
             if buffer:
-                await self._js.publish(chunk_subject, bytes(buffer))
+                await self._publish_chunk(acks, chunk_subject, bytes(buffer))
                 sent += 1
+            while acks:
+                await asyncio.wait_for(acks.popleft(), _ACK_TIMEOUT)
             previous = await self._info_or_none(name)
             info = api.ObjectInfo(
                 name=name,
@@ -184,6 +204,7 @@ class ScanObjectStore:
                 headers={api.Header.ROLLUP: MSG_ROLLUP_SUBJECT},
             )
         except BaseException:
+            await _settle(acks)  # so that no chunk still in flight lands after the purge
             with contextlib.suppress(Exception):
                 await self._js.purge_stream(stream, subject=chunk_subject)
             raise
@@ -191,6 +212,14 @@ class ScanObjectStore:
             old = OBJ_CHUNKS_PRE_TEMPLATE.format(bucket=self.bucket, obj=previous.nuid)
             await self._js.purge_stream(stream, subject=old)
         return StoredObject(name=name, size=size, sha256=digest.hexdigest())
+
+    async def _publish_chunk(
+        self, acks: collections.deque[asyncio.Future[api.PubAck]], subject: str, chunk: bytes
+    ) -> None:
+        """Publish one chunk, first waiting for the oldest ack once `_IN_FLIGHT` are pending."""
+        if len(acks) >= _IN_FLIGHT:
+            await asyncio.wait_for(acks.popleft(), _ACK_TIMEOUT)
+        acks.append(await self._js.publish_async(subject, chunk))
 
     async def _info_or_none(self, name: str) -> api.ObjectInfo | None:
         store = await self._bucket()
