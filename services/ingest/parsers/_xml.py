@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 from typing import IO, TYPE_CHECKING
 
 from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import iterparse as _defused_iterparse
+from defusedxml.ElementTree import DefusedXMLParser
 
 from services.ingest.parsers.errors import ScanRejected
 
@@ -83,6 +83,50 @@ def _rejection(error: ET.ParseError, source: _CleanStream) -> ScanRejected:
     )
 
 
+class _Capture:
+    """Element handlers for defusedxml's expat parser that keep only what `walk` yields.
+
+    They stand in for ElementTree's pull-parser layer (which queues every
+    start and end as an event): elements are built by the C `TreeBuilder`,
+    and only the requested ones are queued, with the clearing of finished
+    elements queued after them so that it happens once the consumer has
+    moved past them.
+    """
+
+    def __init__(self, ends: frozenset[str], starts: frozenset[str]) -> None:
+        self.builder = ET.TreeBuilder()
+        self.ends = ends
+        self.starts = starts
+        self.open: list[Element] = []
+        self.captured = 0  # how many `ends` elements are open around the current position
+        self.queue: list[tuple[str | None, Element, Element | None]] = []
+        """What to do next, in document order: yield ``(event, element)``, or clear
+        ``(None, element, parent)``."""
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        if "}" in tag:
+            tag = "{" + tag
+        if attrib and any("}" in key for key in attrib):
+            attrib = {("{" + k if "}" in k else k): v for k, v in attrib.items()}
+        element = self.builder.start(tag, attrib)
+        self.open.append(element)
+        if tag in self.ends:
+            self.captured += 1
+        if tag in self.starts:
+            self.queue.append(("start", element, None))
+
+    def end(self, tag: str) -> None:
+        if "}" in tag:
+            tag = "{" + tag
+        element = self.builder.end(tag)
+        self.open.pop()
+        if tag in self.ends:
+            self.captured -= 1
+            self.queue.append(("end", element, None))
+        if not self.captured:  # inside a captured subtree, the outermost capture clears it
+            self.queue.append((None, element, self.open[-1] if self.open else None))
+
+
 def walk(
     stream: IO[bytes],
     *,
@@ -92,7 +136,7 @@ def walk(
     """Stream the document in `stream`, yielding the elements a parser asked for.
 
     Yields ``("start", element)`` when an element whose tag is in `starts`
-    opens (its attributes are complete, its children not yet parsed) and
+    opens (its attributes are complete, its children perhaps not) and
     ``("end", element)`` when an element whose tag is in `ends` closes, with
     its whole subtree. Once the consumer moves on, every element that closes
     outside an `ends` subtree (including the outermost `ends` elements
@@ -104,25 +148,30 @@ def walk(
             entity declarations or external references (hostile constructs).
     """
     source = _CleanStream(stream)
-    open_elements: list[Element] = []
-    captured = 0  # how many `ends` elements are open around the current position
+    capture = _Capture(ends, starts)
+    parser = DefusedXMLParser(target=capture.builder, forbid_dtd=False)
+    expat = parser.parser
+    expat.ordered_attributes = False
+    expat.StartElementHandler = capture.start
+    expat.EndElementHandler = capture.end
+    queue = capture.queue
     try:
-        for event, element in _defused_iterparse(source, events=("start", "end"), forbid_dtd=False):
-            if event == "start":
-                open_elements.append(element)
-                if element.tag in ends:
-                    captured += 1
-                if element.tag in starts:
-                    yield "start", element
-                continue
-            open_elements.pop()
-            if element.tag in ends:
-                captured -= 1
-                yield "end", element
-            if not captured:  # inside a captured subtree, the outermost capture clears it
+        while True:
+            data = source.read(_CHUNK)
+            if data:
+                parser.feed(data)
+            else:
+                parser.close()
+            for event, element, parent in queue:
+                if event is not None:
+                    yield event, element
+                    continue
                 element.clear()
-                if open_elements:
-                    open_elements[-1].remove(element)
+                if parent is not None:
+                    parent.remove(element)
+            queue.clear()
+            if not data:
+                return
     except ET.ParseError as error:
         raise _rejection(error, source) from None
     except DefusedXmlException:
