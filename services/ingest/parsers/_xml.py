@@ -99,9 +99,8 @@ class _Capture:
         self.starts = starts
         self.open: list[Element] = []
         self.captured = 0  # how many `ends` elements are open around the current position
+        # What to do next, in document order: yield (event, element), or clear (None, ...).
         self.queue: list[tuple[str | None, Element, Element | None]] = []
-        """What to do next, in document order: yield ``(event, element)``, or clear
-        ``(None, element, parent)``."""
 
     def start(self, tag: str, attrib: dict[str, str]) -> None:
         if "}" in tag:
