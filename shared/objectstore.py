@@ -64,7 +64,7 @@ _FETCH_BATCH = 64
 """Chunks asked for at once by a streaming download: 8 MiB of default-sized chunks."""
 _FETCH_TIMEOUT = 10.0
 _IN_FLIGHT = 16
-"""Chunks an upload has published but not yet seen acknowledged, at most: 2 MiB."""
+"""Chunks an upload has sent and not yet seen acknowledged: 2 MiB of default-sized chunks."""
 _ACK_TIMEOUT = 10.0
 
 
