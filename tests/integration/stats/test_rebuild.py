@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncpg
+import msgspec
 
 from services.stats.projections import StatsProjection
 from services.stats.runner import StatsRunner
@@ -52,3 +53,23 @@ async def test_batches_one_at_a_time_and_rebuild_give_identical_tables(
     await forget_workspace(pool, workspace_id)
     await runner.catch_up(workspace_id, head)
     assert await snapshot(pool, workspace_id) == live
+
+
+async def test_a_findings_cve_and_cwe_lists_are_stored_as_given(
+    stats_schema: None, store: EventStore, pool: asyncpg.Pool, workspace_id: str
+) -> None:
+    # The batch upsert carries each row's lists as JSON: order, quotes, commas and
+    # non-ASCII text must come through, and an empty list stays empty.
+    odd = ("CVE-2024-2", 'x"y,z', "CVE-2024-1", "ünï {}")
+    event = detected(workspace_id, 0)
+    event = msgspec.structs.replace(
+        event, details=msgspec.structs.replace(event.details, cve=odd, cwe=())
+    )
+    head = await append_findings(store, workspace_id, [event, detected(workspace_id, 1)])
+    await StatsRunner(pool, notify=False).catch_up(workspace_id, head)
+    rows = await pool.fetch(
+        "SELECT fingerprint, cve, cwe FROM stats_findings WHERE workspace_id = $1", workspace_id
+    )
+    stored = {row["fingerprint"]: (row["cve"], row["cwe"]) for row in rows}
+    assert stored[fingerprint(workspace_id, 0)] == (list(odd), [])
+    assert stored[fingerprint(workspace_id, 1)] == (["CVE-2024-1"], ["CWE-80"])
