@@ -32,7 +32,7 @@ E = TypeVar("E", bound="Event")
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", gc=False):
     """Base of every vigil event: a frozen, tagged struct.
 
     Subclasses set ``tag=`` to a stable type name, a ``context`` (workspace,
@@ -49,7 +49,7 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
         return str(cls.__struct_config__.tag)
 
 
-class EventMetadata(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class EventMetadata(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """Who caused an event, as part of which request, and in which trace."""
 
     correlation_id: str | None = None
@@ -58,7 +58,7 @@ class EventMetadata(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tru
     traceparent: str | None = None
 
 
-class RecordedEvent(msgspec.Struct, frozen=True, kw_only=True):
+class RecordedEvent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """An event as the log holds it: the fact plus where and when it was recorded."""
 
     position: int

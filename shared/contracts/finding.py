@@ -64,7 +64,7 @@ ANALYST_STATUSES = frozenset(
 """Statuses an analyst may set by hand (reopened is only ever the scans' verdict)."""
 
 
-class FindingDetails(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class FindingDetails(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """What a scanner says about a finding, normalised.
 
     `severity` is info, low, medium, high or critical; `rule_id` the
