@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import asyncpg
 import asyncpg.pool
 
 from shared.migrations import apply_migrations
 
-__all__ = ("Connection", "connect_pool", "init_connection")
+__all__ = ("Connection", "connect_pool", "copy_through_temp", "init_connection")
 
 Connection: TypeAlias = (
     "asyncpg.Connection[asyncpg.Record] | asyncpg.pool.PoolConnectionProxy[asyncpg.Record]"
@@ -58,3 +58,26 @@ async def connect_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> as
     async with pool.acquire() as conn:
         await apply_migrations(conn, "shared", "shared")
     return pool
+
+
+async def copy_through_temp(
+    conn: Connection,
+    table: str,
+    ddl: str,
+    columns: tuple[str, ...],
+    records: list[tuple[Any, ...]],
+    statement: str,
+) -> None:
+    """COPY `records` into a session temp table, run `statement` over it, empty it again.
+
+    `ddl` is the temp table's column list (or ``LIKE other``). COPY is far
+    cheaper than as many rows as query arguments; the statement then applies
+    them set-based (an upsert, an update joined on keys).
+    """
+    await conn.execute(
+        "SET LOCAL client_min_messages = warning;"
+        f" CREATE TEMP TABLE IF NOT EXISTS {table} ({ddl}) ON COMMIT DELETE ROWS"
+    )
+    await conn.copy_records_to_table(table, records=records, columns=columns)
+    await conn.execute(statement)
+    await conn.execute(f"TRUNCATE {table}")

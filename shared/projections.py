@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from shared.contracts.base import RecordedEvent
     from shared.database import Connection
 
-__all__ = ("Projection", "ProjectionRunner", "ProjectionTimeout")
+__all__ = ("Fold", "Projection", "ProjectionRunner", "ProjectionTimeout")
 
 _applied = Counter(
     "vigil_projection_applied_events", "Events applied to read models", ["projection"]
@@ -43,6 +43,49 @@ _SELECT = (
 
 class ProjectionTimeout(TimeoutError):
     """A read model did not reach the awaited log position in time."""
+
+
+class Fold(abc.ABC):
+    """A read model's rows held in memory across batches and written back when saved.
+
+    A replay applies a long log to empty shadow tables. Applied batch by
+    batch, a finding seen by fifty scans is read and written fifty times;
+    folded in memory, it is written once per save. A fold must leave the
+    tables exactly as `Projection.apply_batch` leaves them (tested per read
+    model), whatever its saves' boundaries.
+    """
+
+    @abc.abstractmethod
+    async def load(self, conn: Connection, events: Sequence[RecordedEvent]) -> None:
+        """Read in the rows `events` touch that the fold neither holds nor knows to be absent."""
+
+    @abc.abstractmethod
+    def fold(self, events: Sequence[RecordedEvent]) -> int:
+        """Apply those of `events` its read model handles to the rows held; how many that was.
+
+        `events` are in log order, their rows loaded; other types are ignored.
+        """
+
+    @abc.abstractmethod
+    async def save(self, conn: Connection) -> None:
+        """Write every change since the last save, inside the caller's transaction."""
+
+    @abc.abstractmethod
+    def forget(self) -> None:
+        """Drop the rows held, after a save, to bound memory; later loads read them back."""
+
+    @property
+    @abc.abstractmethod
+    def held(self) -> int:
+        """How many rows the fold holds in memory."""
+
+    @property
+    @abc.abstractmethod
+    def knows_all(self) -> bool:
+        """True while the fold holds every row there is (it began on empty tables, forgot none).
+
+        `load` then reads nothing, and folding needs no connection.
+        """
 
 
 class Projection(abc.ABC):
@@ -70,6 +113,14 @@ class Projection(abc.ABC):
         """
         for event in events:
             await self.apply(conn, event)
+
+    def start_fold(self, *, empty: bool) -> Fold | None:
+        """A `Fold` of this read model for a replay, or None to replay through `apply_batch`.
+
+        `empty`: the tables hold no rows yet, so a row the fold does not hold
+        does not exist and need not be looked for.
+        """
+        return None
 
 
 class ProjectionRunner:

@@ -33,6 +33,7 @@ from shared.contracts import (
     ServiceChanged,
     ServiceDetected,
 )
+from shared.database import copy_through_temp
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -252,24 +253,6 @@ def _finding_row(event: RecordedEvent) -> tuple[Any, ...]:
     )
 
 
-async def _through_temp(
-    conn: Connection,
-    table: str,
-    ddl: str,
-    columns: tuple[str, ...],
-    records: list[tuple[Any, ...]],
-    statement: str,
-) -> None:
-    """COPY `records` into a session temp table, run `statement` over it, empty it again."""
-    await conn.execute(
-        "SET LOCAL client_min_messages = warning;"
-        f" CREATE TEMP TABLE IF NOT EXISTS {table} ({ddl}) ON COMMIT DELETE ROWS"
-    )
-    await conn.copy_records_to_table(table, records=records, columns=columns)
-    await conn.execute(statement)
-    await conn.execute(f"TRUNCATE {table}")
-
-
 _KINDS: dict[type[object], str] = {
     HostDetected: "host+",
     HostChanged: "host~",
@@ -381,7 +364,7 @@ async def apply_in_bulk(
         return
     table, ddl, columns, row, statement = _STATEMENTS[kind]
     if table != _FINDINGS:
-        await _through_temp(conn, table, ddl, columns, [row(e) for e in events], statement)
+        await copy_through_temp(conn, table, ddl, columns, [row(e) for e in events], statement)
         return
     stemmed = [_stemmed(e, vectors) for e in events]
     complete = [v for v in stemmed if v is not None]
@@ -389,4 +372,4 @@ async def apply_in_bulk(
     if kind == "finding+" and all_stemmed and await _copied_in(conn, events, complete):
         return
     records = [(*row(e), v) for e, v in zip(events, stemmed, strict=True)]
-    await _through_temp(conn, table, ddl, columns, records, statement)
+    await copy_through_temp(conn, table, ddl, columns, records, statement)

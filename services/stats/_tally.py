@@ -1,8 +1,9 @@
 """What one finding contributes to each aggregate, and the net change a batch of events makes.
 
-Every aggregate table is a sum over findings, so a batch changes it by
-``contributions(new state) - contributions(old state)`` for each finding it
-touched, netted per row: a few set-based upserts per batch, whatever its size.
+Every aggregate table is a sum over findings, so a batch (or many) changes
+it by ``contributions(new state) - contributions(old state)`` for each
+finding touched, netted per row: a few set-based upserts per save, whatever
+the number of events. Only the open-over-time series counts every change.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from services.stats.domain import FindingState
     from shared.contracts import Event
 
-__all__ = ("ASSET_COUNTS", "Key", "Tally", "fold")
+__all__ = ("ASSET_COUNTS", "Key", "Tally", "fold", "net_change")
 
 Key = tuple[object, ...]
 
@@ -95,25 +96,35 @@ def fold(
     states: dict[str, FindingState | None],
     events: Iterable[tuple[int, Event]],
     tally: Tally,
+    originals: dict[str, FindingState | None],
 ) -> dict[str, int]:
-    """Apply ``(position, event)`` pairs to `states` (by fingerprint) in order, into `tally`.
+    """Apply ``(position, event)`` pairs to `states` (by fingerprint) in order.
 
-    Returns, for every finding the batch changed, the position of the last
-    event that changed it; an event that leaves a state equal is no change.
+    Open-set transitions go into `tally` as they happen; each finding's state
+    before its first change goes into `originals` (unless it is there
+    already), for `net_change` to count once however often it changed.
+    Returns, for every finding changed, the position of the last event that
+    changed it; an event that leaves a state equal is no change.
     """
-    originals: dict[str, FindingState | None] = {}
     changed: dict[str, int] = {}
     for position, event in events:
         fingerprint: str = getattr(event, "fingerprint", "")
         before = states.get(fingerprint)
         after = evolve(before, event)
-        if after == before:
+        if after is before or after == before:
             continue  # e.g. a re-observation: nothing the statistics count has changed
-        originals.setdefault(fingerprint, before)
+        if fingerprint not in originals:
+            originals[fingerprint] = before
         changed[fingerprint] = position
         tally.transition(before, after, event_time(event))
         states[fingerprint] = after
+    return changed
+
+
+def net_change(
+    states: dict[str, FindingState | None], originals: dict[str, FindingState | None], tally: Tally
+) -> None:
+    """Count in `tally` what each finding in `originals` now contributes instead of then."""
     for fingerprint, before in originals.items():
         tally.contribute(before, -1)
         tally.contribute(states[fingerprint], 1)
-    return changed

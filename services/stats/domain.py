@@ -61,7 +61,7 @@ WORKSPACE_RISK_SCALE = 400
 """Points at which a workspace's score reaches 63: about 10 open criticals."""
 
 
-class FindingState(msgspec.Struct, frozen=True, kw_only=True):
+class FindingState(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """What the statistics need to know about one finding, as of some log position.
 
     A msgspec struct: a replay builds, evolves and compares millions of them.
@@ -122,6 +122,12 @@ def evolve(state: FindingState | None, event: Event) -> FindingState | None:
         return None
     match event:
         case FindingObserved(details=details):
+            if (details.severity, details.cve, details.cwe) == (
+                state.severity,
+                state.cve,
+                state.cwe,
+            ):
+                return state  # the usual re-observation: nothing counted changes
             return msgspec.structs.replace(
                 state, severity=details.severity, cve=tuple(details.cve), cwe=tuple(details.cwe)
             )

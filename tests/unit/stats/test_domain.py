@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 import pytest
 
-from services.stats._tally import Tally, fold
+from services.stats._tally import Tally, fold, net_change
 from services.stats.domain import (
     ASSET_RISK_SCALE,
     FindingState,
@@ -187,24 +188,46 @@ def _net(tally: Tally) -> dict[str, dict[object, list[int]]]:
     return {table: tally.changes(table) for table in tally.rows}
 
 
+def _fold(
+    states: dict[str, FindingState | None], events: Iterable[tuple[int, Event]], tally: Tally
+) -> dict[str, int]:
+    """One batch: fold it, then count its net change."""
+    originals: dict[str, FindingState | None] = {}
+    changed = fold(states, events, tally, originals)
+    net_change(states, originals, tally)
+    return changed
+
+
 def test_a_batch_tallies_the_same_as_one_event_at_a_time() -> None:
     whole = Tally()
-    fold({}, enumerate(EVENTS), whole)
+    _fold({}, enumerate(EVENTS), whole)
     stepwise = Tally()
     states: dict[str, FindingState | None] = {}
     for event in EVENTS:
         step = Tally()
-        fold(states, [(0, event)], step)
+        _fold(states, [(0, event)], step)
         for table, rows in step.rows.items():
             for key, vector in rows.items():
                 stepwise.add(table, key, vector)
     assert _net(whole) == _net(stepwise)
 
 
+def test_many_batches_netted_once_tally_the_same_as_one_batch() -> None:
+    whole = Tally()
+    _fold({}, enumerate(EVENTS), whole)
+    window = Tally()  # a replay's fold between two saves
+    states: dict[str, FindingState | None] = {}
+    originals: dict[str, FindingState | None] = {}
+    for position, event in enumerate(EVENTS):
+        fold(states, [(position, event)], window, originals)
+    net_change(states, originals, window)
+    assert _net(window) == _net(whole)
+
+
 def test_the_tally_counts_the_final_states() -> None:
     tally = Tally()
     states: dict[str, FindingState | None] = {}
-    assert len(fold(states, enumerate(EVENTS), tally)) == 3
+    assert len(_fold(states, enumerate(EVENTS), tally)) == 3
     assert tally.changes("severity_status") == {
         ("critical", "fixed"): [1],
         ("high", "reopened"): [1],
