@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 __all__ = (
     "TableDiff",
     "compare_tables",
-    "create_deferred_indexes",
     "create_shadow_table",
+    "deferred_indexes",
     "ensure_schema",
     "live_schema",
     "quote",
@@ -49,7 +49,7 @@ async def live_schema(conn: Connection, table: str) -> str | None:
 
 
 async def ensure_schema(conn: Connection, schema: str, checkpoints_schema: str) -> None:
-    """The shadow schema with its own checkpoints and progress tables."""
+    """The shadow schema with its own checkpoints, progress and part assignment tables."""
     await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
     await conn.execute(
         f"CREATE TABLE IF NOT EXISTS {quote(schema)}.projection_checkpoints"
@@ -57,8 +57,21 @@ async def ensure_schema(conn: Connection, schema: str, checkpoints_schema: str) 
     )
     await conn.execute(
         f"CREATE TABLE IF NOT EXISTS {quote(schema)}.replay_progress ("
-        " projection text PRIMARY KEY, start_after bigint NOT NULL, position bigint NOT NULL,"
-        " target bigint NOT NULL, phase text NOT NULL, started_at timestamptz DEFAULT now())"
+        " projection text PRIMARY KEY, start_after bigint NOT NULL, target bigint NOT NULL,"
+        " phase text NOT NULL, started_at timestamptz DEFAULT now())"
+    )
+    # Shadows from before parts kept one position per projection: they start over.
+    await conn.execute(
+        f"ALTER TABLE {quote(schema)}.replay_progress DROP COLUMN IF EXISTS position"
+    )
+    await conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {quote(schema)}.replay_part_progress ("
+        " projection text NOT NULL, part integer NOT NULL, position bigint NOT NULL,"
+        " PRIMARY KEY (projection, part))"
+    )
+    await conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {quote(schema)}.replay_parts"
+        " (workspace_id text PRIMARY KEY, part integer NOT NULL)"
     )
 
 
@@ -94,13 +107,17 @@ async def create_shadow_table(conn: Connection, schema: str, live_in: str, table
             await conn.execute(_shadow_index(indexdef, shadow))
 
 
-async def create_deferred_indexes(conn: Connection, schema: str, live_in: str, table: str) -> None:
-    """Build the live table's plain indexes on the shadow (after its bulk load), and analyse it."""
+async def deferred_indexes(conn: Connection, schema: str, live_in: str, table: str) -> list[str]:
+    """Statements building the live table's plain indexes on the shadow, after its bulk load.
+
+    Each can run on a connection of its own: builds on one table do not block each other.
+    """
     live, shadow = f"{quote(live_in)}.{quote(table)}", f"{quote(schema)}.{quote(table)}"
-    for indexdef, unique, constraint, _ in await _indexes(conn, live):
-        if constraint is None and not unique:
-            await conn.execute(_shadow_index(indexdef, shadow))
-    await conn.execute(f"ANALYZE {shadow}")
+    return [
+        _shadow_index(indexdef, shadow)
+        for indexdef, unique, constraint, _ in await _indexes(conn, live)
+        if constraint is None and not unique
+    ]
 
 
 async def swap_tables(conn: Connection, schema: str, tables: dict[str, str]) -> None:

@@ -3,12 +3,12 @@
 `Replayer.rebuild` works in four steps, each safe to interrupt:
 
 1. *Bulk*: the log up to the head at the start (the target) is applied to
-   shadow tables in a ``replay`` schema, one pass for every projection, in
-   batches; each batch commits together with the shadow's own progress row,
-   so a second run resumes where the first stopped. Projections name their
-   tables unqualified; the shadow schema is searched first. Their statements
-   are sent in pipelined runs (`_Pipeline`), since nobody reads a shadow
-   table while it is built.
+   shadow tables in a ``replay`` schema, one pass for every projection, its
+   workspaces shared out among parts that run side by side in processes of
+   their own (`shared._replay_bulk`, `shared._replay_parts`). Each write
+   commits together with its part's progress row, so a second run resumes
+   where the first stopped. Projections name their tables unqualified; the
+   shadow schema is searched first.
 2. *Indexes*: plain indexes are built once, and every workspace of the log
    gets a shadow checkpoint at the target.
 3. *Catch-up*: `ProjectionRunner` brings the shadow to the current head,
@@ -17,6 +17,8 @@
    tables, applies the last few events to the shadow, replaces the live
    tables by the shadows and copies the shadow checkpoints over. The live
    consumer then continues from there; redelivered messages are no-ops.
+
+Steps 2 and 3 run for every projection side by side; swaps go one by one.
 
 `Replayer.dry_run` builds the same shadows in another schema up to the live
 model's own checkpoints and compares them, row by row, with the live tables
@@ -28,18 +30,22 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from typing import TYPE_CHECKING, Any, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 
 from shared import _shadow
+from shared._replay_bulk import PartJob, Track
+from shared._replay_parts import assign_parts, log_shape
+from shared._replay_worker import ReplayWorkerFailed, worker_processes
 from shared._shadow import TableDiff, quote
-from shared.eventstore import record_from_row
 from shared.projections import ProjectionRunner
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    import contextlib
+    from collections.abc import Callable, Iterable
 
+    from shared._replay_worker import Workers
     from shared.database import Connection
     from shared.projections import Projection
 
@@ -57,10 +63,6 @@ __all__ = (
 SHADOW_SCHEMA = "replay"
 DRY_RUN_SCHEMA = "replay_dry"
 _LOCK_CLASS = 0x76697270  # "virp": one advisory lock per projection name
-_SELECT = (
-    "SELECT position, event_id, stream_id, stream_version, workspace_id, event_type,"
-    " schema_version, data, metadata, recorded_at FROM events"
-)
 _SWAP_ATTEMPTS = 5
 
 Progress: TypeAlias = "Callable[[str, int, int], None]"
@@ -77,7 +79,11 @@ class ReplayBusy(ReplayError):
 
 @dataclasses.dataclass(frozen=True)
 class ReplayReport:
-    """The outcome for one projection: the position reached and, for a dry run, the diff."""
+    """The outcome for one projection: the position reached and, for a dry run, the diff.
+
+    `resumed_from` is, for a rebuild that resumed an interrupted one, the
+    lowest position any of its parts took up from.
+    """
 
     projection: str
     position: int
@@ -95,76 +101,13 @@ class ReplayReport:
 class _State:
     projection: Projection
     tables: dict[str, str]
-    start: int
-    position: int
+    start_after: int
     target: int
-    resumed: bool = False
     bounds: dict[str, int] | None = None
     applied: int = 0
-
-
-class _Pipeline:
-    """A stand-in connection that sends runs of the same statement as one ``executemany``.
-
-    asyncpg pipelines ``executemany``, so a projection replaying thousands of
-    events into a shadow table does not wait for a round trip per statement.
-    Order is kept: a different statement, or any read, flushes the run first.
-    Results of buffered ``execute`` calls are not available (projections
-    ignore them).
-    """
-
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-        self._query: str | None = None
-        self._args: list[tuple[Any, ...]] = []
-
-    async def execute(self, query: str, *args: Any) -> str:
-        if not args:
-            await self.flush()
-            return await self._conn.execute(query)
-        if query != self._query:
-            await self.flush()
-            self._query = query
-        self._args.append(args)
-        return ""
-
-    async def flush(self) -> None:
-        query, batch = self._query, self._args
-        self._query, self._args = None, []
-        if query is None or not batch:
-            return
-        if len(batch) == 1:
-            await self._conn.execute(query, *batch[0])
-        else:
-            await self._conn.executemany(query, batch)
-
-    async def fetch(self, query: str, *args: Any, **kwargs: Any) -> list[asyncpg.Record]:
-        await self.flush()
-        return await self._conn.fetch(query, *args, **kwargs)
-
-    async def fetchrow(self, query: str, *args: Any, **kwargs: Any) -> asyncpg.Record | None:
-        await self.flush()
-        row: asyncpg.Record | None = await self._conn.fetchrow(query, *args, **kwargs)
-        return row
-
-    async def fetchval(self, query: str, *args: Any, **kwargs: Any) -> Any:
-        await self.flush()
-        return await self._conn.fetchval(query, *args, **kwargs)
-
-    async def executemany(self, query: str, args: Iterable[Sequence[Any]], **kw: Any) -> None:
-        await self.flush()
-        await self._conn.executemany(query, args, **kw)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._conn, name)
-
-
-async def _search_shadow_first(conn: Connection, schema: str) -> None:
-    await conn.execute(
-        "SELECT set_config('search_path', quote_ident($1) || ', '"
-        " || current_setting('search_path'), true)",
-        schema,
-    )
+    resumed_from: int | None = None
+    workspaces: list[str] | None = None
+    """Every workspace with events up to the target (known once the bulk pass is planned)."""
 
 
 class Replayer:
@@ -176,10 +119,30 @@ class Replayer:
         projections: Iterable[Projection],
         *,
         batch_size: int = 20_000,
+        save_every: int = 250_000,
+        hold_limit: int = 200_000,
+        workers: int = 1,
+        database_url: str | None = None,
+        min_part_events: int = 50_000,
     ) -> None:
+        """Replays `batch_size` positions a read; folds save every `save_every` events.
+
+        `save_every` bounds what an interrupted run redoes; a fold holding
+        more than `hold_limit` rows after a save forgets them (memory). Up to
+        `workers` parts run side by side, all but one in worker processes
+        that connect to `database_url` (needed when `workers` > 1), each
+        with at least `min_part_events` events to apply.
+        """
+        if workers > 1 and database_url is None:
+            raise ValueError("replay workers need the database URL")
         self._pool = pool
         self.projections = tuple(projections)
         self._batch = batch_size
+        self._save_every = save_every
+        self._hold_limit = hold_limit
+        self._workers = workers
+        self._database_url = database_url
+        self._min_part_events = min_part_events
 
     async def rebuild(
         self, *, from_position: int | None = None, on_progress: Progress | None = None
@@ -191,28 +154,31 @@ class Replayer:
 
         Raises:
             ReplayBusy: another replay of one of the projections is running.
-            ReplayError: a projection's tables do not exist or the position is past the head.
+            ReplayError: a projection's tables do not exist, the position is
+                past the head, or a worker process failed.
         """
         async with self._locked() as conn:
             head = await _head(conn)
             if from_position is not None and not 0 <= from_position <= head:
                 raise ReplayError(f"--from {from_position} is outside the log (head {head})")
-            states = [
-                await self._prepare(conn, p, SHADOW_SCHEMA, from_position, head)
-                for p in self.projections
-            ]
-            await self._bulk(states, SHADOW_SCHEMA, on_progress)
+            async with self._workers_for(head) as workers:
+                states = [
+                    await self._prepare(conn, p, SHADOW_SCHEMA, from_position, head)
+                    for p in self.projections
+                ]
+                await self._bulk(conn, workers, states, SHADOW_SCHEMA, on_progress)
+            async with asyncio.TaskGroup() as group:
+                for state in states:
+                    group.create_task(self._finish(state))
             reports = []
             for state in states:
-                await self._finish_bulk(state, SHADOW_SCHEMA)
-                await self._catch_up(state, SHADOW_SCHEMA)
                 position = await self._swap(state)
                 reports.append(
                     ReplayReport(
                         state.projection.name,
                         position,
                         state.applied,
-                        resumed_from=state.start if state.resumed else None,
+                        resumed_from=state.resumed_from,
                     )
                 )
             return reports
@@ -223,20 +189,25 @@ class Replayer:
         """Rebuild into throw-away tables up to the live checkpoints and compare (see module)."""
         async with self._locked() as conn:
             try:
-                states = []
-                for projection in self.projections:
-                    state = await self._prepare(conn, projection, DRY_RUN_SCHEMA, 0, 0)
-                    state.bounds = await _checkpoints(conn, projection.name)
-                    state.target = max(state.bounds.values(), default=0)
-                    states.append(state)
-                await self._bulk(states, DRY_RUN_SCHEMA, on_progress)
-                reports = []
-                for state in states:
-                    await self._finish_bulk(state, DRY_RUN_SCHEMA)
-                    reports.append(await self._compare(state, workspace_ids))
-                return reports
+                async with self._workers_for(await _head(conn)) as workers:
+                    states = []
+                    for projection in self.projections:
+                        state = await self._prepare(conn, projection, DRY_RUN_SCHEMA, 0, 0)
+                        state.bounds = await _checkpoints(conn, projection.name)
+                        state.target = max(state.bounds.values(), default=0)
+                        states.append(state)
+                    await self._bulk(conn, workers, states, DRY_RUN_SCHEMA, on_progress)
+                async with asyncio.TaskGroup() as group:
+                    for state in states:
+                        group.create_task(self._finish_bulk(state, DRY_RUN_SCHEMA))
+                return [await self._compare(state, workspace_ids) for state in states]
             finally:
                 await conn.execute(f"DROP SCHEMA IF EXISTS {quote(DRY_RUN_SCHEMA)} CASCADE")
+
+    def _workers_for(self, head: int) -> contextlib.AbstractAsyncContextManager[Workers]:
+        """Worker processes for a log of `head` events, started ahead of the planning."""
+        spare = self._workers - 1 if head >= 2 * self._min_part_events else 0
+        return worker_processes(spare, self._database_url, self.projections)
 
     def _locked(self) -> _ProjectionLocks:
         return _ProjectionLocks(self._pool, [p.name for p in self.projections])
@@ -255,125 +226,134 @@ class Replayer:
             tables[table] = found
         checkpoints_in = await _shadow.live_schema(conn, "projection_checkpoints")
         assert checkpoints_in is not None, "the shared schema is applied by connect_pool"
+        name, progress = projection.name, f"{quote(schema)}.replay_progress"
         async with conn.transaction():
             await _shadow.ensure_schema(conn, schema, checkpoints_in)
             row = await conn.fetchrow(
-                f"SELECT start_after, position, target FROM {quote(schema)}.replay_progress"
-                " WHERE projection = $1",
-                projection.name,
+                f"SELECT start_after, target, (SELECT min(position)"
+                f" FROM {quote(schema)}.replay_part_progress p WHERE p.projection = $1) AS at"
+                f" FROM {progress} WHERE projection = $1",
+                name,
             )
-            if row is not None and start is None and await _all_exist(conn, schema, tables):
+            resumable = row is not None and row["at"] is not None
+            if resumable and start is None and await _all_exist(conn, schema, tables):
+                assert row is not None
                 return _State(
-                    projection, tables, row["position"], row["position"], row["target"], True
+                    projection,
+                    tables,
+                    row["start_after"],
+                    row["target"],
+                    resumed_from=row["at"],
                 )
             start = start or 0
             for table, live_in in tables.items():
                 await _shadow.create_shadow_table(conn, schema, live_in, table)
+            for table in ("projection_checkpoints", "replay_part_progress"):
+                await conn.execute(
+                    f"DELETE FROM {quote(schema)}.{table} WHERE projection = $1", name
+                )
             await conn.execute(
-                f"DELETE FROM {quote(schema)}.projection_checkpoints WHERE projection = $1",
-                projection.name,
-            )
-            await conn.execute(
-                f"INSERT INTO {quote(schema)}.replay_progress"
-                " (projection, start_after, position, target, phase)"
-                " VALUES ($1, $2, $2, $3, 'bulk')"
-                " ON CONFLICT (projection) DO UPDATE SET start_after = $2, position = $2,"
+                f"INSERT INTO {progress} (projection, start_after, target, phase)"
+                " VALUES ($1, $2, $3, 'bulk')"
+                " ON CONFLICT (projection) DO UPDATE SET start_after = $2,"
                 " target = $3, phase = 'bulk', started_at = now()",
-                projection.name,
+                name,
                 start,
                 head,
             )
-        return _State(projection, tables, start, start, head)
+        return _State(projection, tables, start, head)
 
-    async def _bulk(self, states: list[_State], schema: str, on_progress: Progress | None) -> None:
-        """Apply the log to the shadows, batch by batch, one read for every projection.
-
-        The next batch is read while this one is applied, and the projections
-        apply side by side, each on its own connection: one's statements run
-        in PostgreSQL while another's events are folded here.
-        """
-        pending = [s for s in states if s.position < s.target]
-        if not pending:
-            return
-        first = min(s.position for s in pending)
-        target = max(s.target for s in pending)
-        types = sorted({t for s in pending for t in s.projection.event_types})
-        reading = asyncio.ensure_future(self._read(first, min(first + self._batch, target), types))
-        try:
-            for after in range(first, target, self._batch):
-                upper = min(after + self._batch, target)
-                events = await reading
-                if upper < target:
-                    following = min(upper + self._batch, target)
-                    reading = asyncio.ensure_future(self._read(upper, following, types))
-                active = [s for s in pending if s.position < min(upper, s.target)]
-                async with asyncio.TaskGroup() as group:
-                    for state in active:
-                        group.create_task(self._apply_committed(state, schema, events, upper))
-                if on_progress is not None:
-                    on_progress("rebuilding", upper - first, target - first)
-        finally:
-            reading.cancel()
-
-    async def _read(self, after: int, upper: int, types: list[str]) -> list[Any]:
-        async with self._pool.acquire() as conn:
-            rows = await conn.fetch(
-                f"{_SELECT} WHERE position > $1 AND position <= $2"
-                " AND event_type = ANY($3::text[]) ORDER BY position",
-                after,
-                upper,
-                types,
-            )
-        return [record_from_row(row) for row in rows]
-
-    async def _apply_committed(
-        self, state: _State, schema: str, events: list[Any], upper: int
+    async def _bulk(
+        self,
+        conn: Connection,
+        workers: Workers,
+        states: list[_State],
+        schema: str,
+        on_progress: Progress | None,
     ) -> None:
-        """Apply a batch to one projection's shadow and record its progress, in one transaction."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            await _search_shadow_first(conn, schema)
-            await self._apply(conn, state, events, min(upper, state.target))
-            await conn.execute(
-                f"UPDATE {quote(schema)}.replay_progress SET position = $2 WHERE projection = $1",
-                state.projection.name,
-                state.position,
+        """Apply the log up to each state's target to the shadows, part by part, side by side."""
+        if not states:
+            return
+        lowest = min(s.start_after for s in states)
+        shape = await log_shape(conn, lowest, max(s.target for s in states))
+        for state in states:
+            state.workspaces = [w for w, first in shape.first.items() if first <= state.target]
+        async with conn.transaction():
+            keep = await conn.fetchval(
+                f"SELECT EXISTS (SELECT 1 FROM {quote(schema)}.replay_part_progress)"
             )
+            parts = min(self._workers, sum(shape.events.values()) // self._min_part_events)
+            assignment = await assign_parts(conn, schema, shape, parts, keep=keep)
+            jobs = [
+                PartJob(
+                    part=part,
+                    schema=schema,
+                    workspaces=workspaces if len(assignment) > 1 else None,
+                    tracks=[await self._track(conn, schema, s, part) for s in states],
+                    batch_size=self._batch,
+                    save_every=self._save_every,
+                    hold_limit=self._hold_limit,
+                )
+                for part, workspaces in enumerate(assignment)
+            ]
+
+        def report(done: int, total: int) -> None:
+            if on_progress is not None:
+                on_progress("rebuilding", done, total)
+
+        try:
+            applied = await workers.run(self._pool, jobs, report)
+        except ReplayWorkerFailed as error:
+            raise ReplayError(f"the replay failed in a worker process: {error}") from None
+        for state in states:
+            state.applied += applied.get(state.projection.name, 0)
 
     @staticmethod
-    async def _apply(conn: Connection, state: _State, events: list[Any], upper: int) -> None:
-        """Apply this batch's events for `state`'s projection through one pipeline.
+    async def _track(conn: Connection, schema: str, state: _State, part: int) -> Track:
+        """Where `state`'s projection stands in `part` (a new part starts at the beginning)."""
+        position: int = await conn.fetchval(
+            f"INSERT INTO {quote(schema)}.replay_part_progress AS p (projection, part, position)"
+            " VALUES ($1, $2, $3) ON CONFLICT (projection, part)"
+            " DO UPDATE SET position = p.position RETURNING position",
+            state.projection.name,
+            part,
+            state.start_after,
+        )
+        return Track(
+            state.projection,
+            position,
+            state.target,
+            state.bounds,
+            empty=position == state.start_after,
+        )
 
-        The whole batch, every workspace's events in log order, goes to
-        `Projection.apply_batch` at once: a set-based projection then takes
-        one statement per kind of change, not one per kind and workspace.
-        """
-        projection, bounds = state.projection, state.bounds
-        pipeline = _Pipeline(conn)
-        shadow_conn = cast("Connection", pipeline)
-        chosen = [
-            event
-            for event in events
-            if event.type in projection.event_types
-            and state.position < event.position <= upper
-            and (bounds is None or event.position <= bounds.get(event.workspace_id, 0))
-        ]
-        if chosen:
-            await projection.apply_batch(shadow_conn, chosen)
-        await pipeline.flush()
-        state.applied += len(chosen)
-        state.position = upper
+    async def _finish(self, state: _State) -> None:
+        """Index the shadow and bring it close to the head (projections side by side)."""
+        await self._finish_bulk(state, SHADOW_SCHEMA)
+        await self._catch_up(state, SHADOW_SCHEMA)
 
     async def _finish_bulk(self, state: _State, schema: str) -> None:
-        """Build plain indexes and give every workspace its shadow checkpoint (once)."""
+        """Build plain indexes, analyse, and give every workspace its shadow checkpoint (once).
+
+        Index builds and analyses run side by side, each on a connection of
+        its own; a run interrupted among them builds the missing ones again.
+        """
         name = state.projection.name
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._pool.acquire() as conn:
             phase = await conn.fetchval(
                 f"SELECT phase FROM {quote(schema)}.replay_progress WHERE projection = $1", name
             )
             if phase != "bulk":
                 return
-            for table, live_in in state.tables.items():
-                await _shadow.create_deferred_indexes(conn, schema, live_in, table)
+            builds = [
+                build
+                for table, live_in in state.tables.items()
+                for build in await _shadow.deferred_indexes(conn, schema, live_in, table)
+            ]
+        await asyncio.gather(*(self._execute(build) for build in builds))
+        shadows = [f"{quote(schema)}.{quote(table)}" for table in state.tables]
+        await asyncio.gather(*(self._execute(f"ANALYZE {shadow}") for shadow in shadows))
+        async with self._pool.acquire() as conn, conn.transaction():
             if state.bounds is not None:
                 await conn.executemany(
                     f"INSERT INTO {quote(schema)}.projection_checkpoints"
@@ -381,19 +361,22 @@ class Replayer:
                     [(name, ws, position) for ws, position in state.bounds.items()],
                 )
             else:
-                await conn.execute(
+                assert state.workspaces is not None, "known once the bulk pass is planned"
+                await conn.executemany(
                     f"INSERT INTO {quote(schema)}.projection_checkpoints"
-                    " (projection, workspace_id, position)"
-                    " SELECT $1, workspace_id, $2 FROM events WHERE position <= $2"
-                    " GROUP BY workspace_id ON CONFLICT DO NOTHING",
-                    name,
-                    state.target,
+                    " (projection, workspace_id, position) VALUES ($1, $2, $3)"
+                    " ON CONFLICT DO NOTHING",
+                    [(name, workspace, state.target) for workspace in state.workspaces],
                 )
             await conn.execute(
                 f"UPDATE {quote(schema)}.replay_progress SET phase = 'catch-up'"
                 " WHERE projection = $1",
                 name,
             )
+
+    async def _execute(self, statement: str) -> None:
+        async with self._pool.acquire() as conn:
+            await conn.execute(statement)
 
     async def _catch_up(self, state: _State, schema: str, rounds: int = 3) -> None:
         """Bring the shadow close to the head without holding any lock on the live model."""
@@ -447,9 +430,10 @@ class Replayer:
                 name,
             )
             await conn.execute(f"DELETE FROM {shadow_cps} WHERE projection = $1", name)
-            await conn.execute(
-                f"DELETE FROM {quote(schema)}.replay_progress WHERE projection = $1", name
-            )
+            for table in ("replay_progress", "replay_part_progress"):
+                await conn.execute(
+                    f"DELETE FROM {quote(schema)}.{table} WHERE projection = $1", name
+                )
             return head
 
     async def _compare(self, state: _State, workspace_ids: list[str] | None) -> ReplayReport:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+import os
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -147,6 +148,13 @@ def _print_reports(out: Console, reports: list[ReplayReport], dry_run: bool) -> 
 @click.option(
     "--dry-run", is_flag=True, help="Compare a rebuild with the live model; change nothing."
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=os.cpu_count() or 1,
+    show_default="the number of CPUs",
+    help="Processes that rebuild side by side, each taking a share of the workspaces.",
+)
 @click.option("--list", "list_only", is_flag=True, help="List the known projections and exit.")
 @click.option(
     "--state-dir",
@@ -158,6 +166,7 @@ def replay(
     everything: bool,
     from_position: int | None,
     dry_run: bool,
+    workers: int,
     list_only: bool,
     state_dir: Path | None,
 ) -> None:
@@ -165,9 +174,11 @@ def replay(
 
     The rebuild goes into shadow tables while the live model keeps serving;
     the shadow then catches up and is swapped in atomically together with its
-    checkpoints. Interrupting (Ctrl-C) is safe: run the same command again to
-    resume. --dry-run rebuilds into throw-away tables up to where the live
-    model is and reports the rows that differ (exit code 1 if any).
+    checkpoints. Workspaces are shared out among --workers processes, so a
+    log of many workspaces rebuilds on every core. Interrupting (Ctrl-C) is
+    safe: run the same command again to resume. --dry-run rebuilds into
+    throw-away tables up to where the live model is and reports the rows
+    that differ (exit code 1 if any).
 
     \b
     Examples:
@@ -193,7 +204,7 @@ def replay(
         pool = await connect_pool(settings.database_url, min_size=1, max_size=6)
         try:
             await _migrate(pool, services)
-            replayer = Replayer(pool, chosen)
+            replayer = Replayer(pool, chosen, workers=workers, database_url=settings.database_url)
             task = progress.add_task("rebuilding", total=None)
 
             def advance(what: str, done: int, total: int) -> None:

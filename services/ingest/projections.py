@@ -16,6 +16,7 @@ from services.ingest._batch_apply import (
     bulk_kind,
     rounds,
 )
+from services.ingest._inventory_fold import InventoryFold
 from services.ingest.domain import first_scopes
 from services.ingest.identity import SEVERITY_RANK
 from shared.contracts import (
@@ -198,6 +199,10 @@ class InventoryProjection(Projection):
                         await self.apply(conn, event)
                 else:
                     await apply_in_bulk(conn, kind, group, self._vectors)
+
+    def start_fold(self, *, empty: bool) -> InventoryFold:
+        """A fold held across a replay's batches (see `services.ingest._inventory_fold`)."""
+        return InventoryFold(empty=empty)
 
     async def apply(self, conn: Connection, event: RecordedEvent) -> None:
         """Apply one asset or finding event."""
