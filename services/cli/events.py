@@ -102,14 +102,14 @@ def tail(
     count: int | None,
     state_dir: Path | None,
 ) -> None:
-    r"""Follow the log live, until Ctrl-C (or --count events).
+    """Follow the log live, until Ctrl-C (or --count events).
 
     \b
     Examples:
       vigil events tail
       vigil events tail --workspace acme --type 'Finding*' --after 0
       vigil events tail --json --count 10 > ten.jsonl
-    """
+    """  # noqa: D301 (click needs a real \b before literal blocks)
     names = TypeFilter.parse(types).type_names()
     out = sys.stdout
 
@@ -150,13 +150,13 @@ def tail(
 @click.argument("event")
 @_state_dir
 def show(event: str, state_dir: Path | None) -> None:
-    r"""Show one EVENT (its id, or its position) as JSON.
+    """Show one EVENT (its id, or its position) as JSON.
 
     \b
     Examples:
       vigil events show 42
       vigil events show 0193a0c4-8d1e-7c3a-9f10-2b7d5e1c4a00
-    """
+    """  # noqa: D301 (click needs a real \b before literal blocks)
 
     async def find(log: _Log) -> WireEvent | None:
         store = log.store
@@ -180,7 +180,7 @@ def show(event: str, state_dir: Path | None) -> None:
 @click.option("--after", type=click.IntRange(min=0), default=0, help="Only events after this.")
 @_state_dir
 def export(workspace_id: str, after: int, state_dir: Path | None) -> None:
-    r"""Write a workspace's history to stdout, one JSON event per line, in log order.
+    """Write a workspace's history to stdout, one JSON event per line, in log order.
 
     Event ids, stream versions, data, metadata and recording times are kept,
     so `vigil events import` rebuilds the same history on another
@@ -189,7 +189,7 @@ def export(workspace_id: str, after: int, state_dir: Path | None) -> None:
     \b
     Example:
       vigil events export --workspace acme > acme.jsonl
-    """
+    """  # noqa: D301 (click needs a real \b before literal blocks)
     out = sys.stdout.buffer
 
     async def write(log: _Log) -> int:
@@ -223,7 +223,7 @@ def _read_lines(source: IO[bytes]) -> Any:
 @click.argument("file", type=click.File("rb"))
 @_state_dir
 def import_(file: IO[bytes], state_dir: Path | None) -> None:
-    r"""Append the events of an exported FILE ('-' for stdin), all or nothing.
+    """Append the events of an exported FILE ('-' for stdin), all or nothing.
 
     Ids, stream versions, order, data and metadata are kept; events the log
     already holds are skipped, so importing the same file again is a no-op.
@@ -233,7 +233,7 @@ def import_(file: IO[bytes], state_dir: Path | None) -> None:
     Examples:
       vigil events import acme.jsonl
       ssh old-host vigil events export --workspace acme | vigil events import -
-    """
+    """  # noqa: D301 (click needs a real \b before literal blocks)
 
     async def load(log: _Log) -> tuple[int, int]:
         store, imported, skipped = log.store, 0, 0

@@ -45,7 +45,7 @@ def relay() -> None:
     help="Where `vigil up` keeps its state. Default: VIGIL_STATE_DIR or .vigil",
 )
 def republish(from_position: int, force: bool, state_dir: Path | None) -> None:
-    r"""Publish the log again, from a position to the head, into the events stream.
+    """Publish the log again, from a position to the head, into the events stream.
 
     For a stream that was lost, purged or recreated: the stream is created if
     missing, and events it already ends with are skipped (unless --force), so
@@ -56,7 +56,7 @@ def republish(from_position: int, force: bool, state_dir: Path | None) -> None:
     Examples:
       vigil relay republish                 # whatever the stream lacks at its end
       vigil relay republish --from 250000   # a recreated stream, recent history only
-    """
+    """  # noqa: D301 (click needs a real \b before literal blocks)
     settings = find_servers(load_settings(state_dir))
     assert settings.database_url
     assert settings.nats_url

@@ -170,7 +170,7 @@ def replay(
     list_only: bool,
     state_dir: Path | None,
 ) -> None:
-    r"""Rebuild read models (PROJECTION names or --all) from the event log.
+    """Rebuild read models (PROJECTION names or --all) from the event log.
 
     The rebuild goes into shadow tables while the live model keeps serving;
     the shadow then catches up and is swapped in atomically together with its
@@ -187,7 +187,7 @@ def replay(
       vigil replay --all
       vigil replay --all --dry-run
       vigil replay ingest.scans --from 0        # start over, ignoring an interrupted run
-    """
+    """  # noqa: D301 (click needs a real \b before literal blocks)
     out = Console(highlight=False, soft_wrap=True)
     if list_only:
         for name, (service, _) in sorted(known_projections().items()):
