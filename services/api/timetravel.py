@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from shared.contracts import (
+    FINDING_EVENT_TYPES,
     FindingClosed,
     FindingDetected,
     FindingObserved,
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
     from shared.eventstore import EventStore
 
 __all__ = (
-    "FINDING_EVENT_TYPES",
     "FindingAsOf",
     "FindingsAsOf",
     "PastTheHead",
@@ -40,16 +40,6 @@ __all__ = (
     "position_at",
 )
 
-FINDING_EVENT_TYPES = tuple(
-    t.type_name()
-    for t in (
-        FindingDetected,
-        FindingObserved,
-        FindingReopened,
-        FindingClosed,
-        FindingStatusChanged,
-    )
-)
 _PAGE = 5000
 
 
@@ -179,7 +169,7 @@ async def findings_as_of(
         after=after,
         limit=_PAGE,
         workspace_id=workspace_id,
-        types=FINDING_EVENT_TYPES,
+        types=sorted(FINDING_EVENT_TYPES),
         up_to=position,
     ):
         for event in page:

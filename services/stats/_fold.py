@@ -21,11 +21,7 @@ from services.stats.domain import (
     risk_score,
 )
 from shared.contracts import (
-    FindingClosed,
-    FindingDetected,
-    FindingObserved,
-    FindingReopened,
-    FindingStatusChanged,
+    FINDING_EVENT_TYPES,
     HostDetected,
     ServiceChanged,
     ServiceDetected,
@@ -42,20 +38,10 @@ if TYPE_CHECKING:
     from shared.contracts import RecordedEvent
     from shared.database import Connection
 
-__all__ = ("ASSET_EVENTS", "FINDING_EVENTS", "StatsFold")
+__all__ = ("ASSET_EVENTS", "StatsFold")
 
-FINDING_EVENTS = frozenset(
-    t.type_name()
-    for t in (
-        FindingDetected,
-        FindingObserved,
-        FindingReopened,
-        FindingClosed,
-        FindingStatusChanged,
-    )
-)
 ASSET_EVENTS = frozenset(t.type_name() for t in (HostDetected, ServiceDetected, ServiceChanged))
-_TYPES = FINDING_EVENTS | ASSET_EVENTS
+_TYPES = FINDING_EVENT_TYPES | ASSET_EVENTS
 _FINDING_COLUMNS = (
     "fingerprint", "asset_id", "asset_kind", "asset_key", "port", "protocol", "severity",
     "status", "cve", "cwe", "first_seen", "closed_at",
@@ -121,7 +107,7 @@ class StatsFold(Fold):
             return
         missing: dict[str, set[str]] = {}
         for event in events:
-            if event.type in FINDING_EVENTS:
+            if event.type in FINDING_EVENT_TYPES:
                 fingerprint: str = getattr(event.data, "fingerprint", "")
                 if fingerprint not in self._workspace(event.workspace_id).states:
                     missing.setdefault(event.workspace_id, set()).add(fingerprint)
@@ -148,7 +134,7 @@ class StatsFold(Fold):
 
     @staticmethod
     def _fold_workspace(held: _Workspace, events: list[RecordedEvent]) -> None:
-        findings = [e for e in events if e.type in FINDING_EVENTS]
+        findings = [e for e in events if e.type in FINDING_EVENT_TYPES]
         touched = ((e.position, e.data) for e in findings)
         held.changed.update(fold(held.states, touched, held.tally, held.originals))
         for event in events:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from services.stats._fold import ASSET_EVENTS, FINDING_EVENTS, StatsFold
+from services.stats._fold import ASSET_EVENTS, StatsFold
+from shared.contracts import FINDING_EVENT_TYPES
 from shared.projections import Projection
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ class StatsProjection(Projection):
     """Every ``stats_*`` read model of a workspace (see the service's README)."""
 
     name: ClassVar[str] = "stats"
-    event_types: ClassVar[frozenset[str]] = FINDING_EVENTS | ASSET_EVENTS
+    event_types: ClassVar[frozenset[str]] = FINDING_EVENT_TYPES | ASSET_EVENTS
     tables: ClassVar[tuple[str, ...]] = (
         "stats_findings",
         "stats_workspaces",

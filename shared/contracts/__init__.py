@@ -21,6 +21,7 @@ from shared.contracts.base import (
 )
 from shared.contracts.finding import (
     ANALYST_STATUSES,
+    FINDING_EVENT_TYPES,
     OPEN_STATUSES,
     FindingClosed,
     FindingDetails,
@@ -68,6 +69,7 @@ from shared.contracts.workspace import WorkspaceCreated
 
 __all__ = (
     "ANALYST_STATUSES",
+    "FINDING_EVENT_TYPES",
     "OPEN_STATUSES",
     "ActionFailed",
     "ActionSucceeded",

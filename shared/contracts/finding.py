@@ -18,6 +18,7 @@ from shared.contracts.base import Event, register
 
 __all__ = (
     "ANALYST_STATUSES",
+    "FINDING_EVENT_TYPES",
     "OPEN_STATUSES",
     "FindingClosed",
     "FindingDetails",
@@ -179,3 +180,15 @@ class FindingStatusChanged(Event, frozen=True, tag="FindingStatusChanged"):
 FindingEvent = (
     FindingDetected | FindingObserved | FindingClosed | FindingReopened | FindingStatusChanged
 )
+
+FINDING_EVENT_TYPES = frozenset(
+    t.type_name()
+    for t in (
+        FindingDetected,
+        FindingObserved,
+        FindingClosed,
+        FindingReopened,
+        FindingStatusChanged,
+    )
+)
+"""The type names of `FindingEvent`, for reading a finding's history from the log."""
