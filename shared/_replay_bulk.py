@@ -44,7 +44,7 @@ _SELECT = (
 
 @dataclasses.dataclass
 class Track:
-    """One projection's share of a part: the position it has written up to, and its target."""
+    """One projection's share of a part: where it starts (what it wrote before), its target."""
 
     projection: Projection
     position: int
@@ -278,8 +278,6 @@ async def _record_progress(conn: Connection, job: PartJob, runs: list[_Running])
         " WHERE projection = $1 AND part = $2",
         [(run.track.projection.name, job.part, run.folded) for run in runs],
     )
-    for run in runs:
-        run.track.position = run.folded
 
 
 def _window(run: _Running, events: list[Any], upper: int) -> list[Any]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from services.ingest._batch_apply import row_key
 from services.ingest.domain import first_scopes
 from services.ingest.identity import SEVERITY_RANK
 from shared.contracts import (
@@ -137,9 +138,9 @@ class _Finding(msgspec.Struct, gc=False, kw_only=True):
     status_changed_at: dt.datetime | None = None
 
 
-_OPEN, _FIXED, _REOPENED = (
-    s.value for s in (FindingStatus.OPEN, FindingStatus.FIXED, FindingStatus.REOPENED)
-)
+_OPEN = FindingStatus.OPEN.value
+_FIXED = FindingStatus.FIXED.value
+_REOPENED = FindingStatus.REOPENED.value
 HostKey = tuple[str, str]
 ServiceKey = tuple[str, str, int, str]
 FindingKey = tuple[str, str]
@@ -307,10 +308,11 @@ class InventoryFold(Fold):
         for table, columns, records, keys in (
             ("ingest_hosts", _HOST_COLUMNS, hosts, 2),
             ("ingest_services", _SERVICE_COLUMNS, services, 4),
-            ("ingest_findings", _FINDING_COLUMNS, findings, 2),
         ):
             if records:
                 await _upsert(conn, table, columns, records, keys)
+        if findings:
+            await _upsert(conn, "ingest_findings", _FINDING_COLUMNS, findings, 2, stemmed=True)
         self._dirty_hosts.clear()
         self._dirty_services.clear()
         self._dirty_findings.clear()
@@ -331,35 +333,17 @@ class InventoryFold(Fold):
         """Read the rows `events` touch that are not held (none when the tables started empty)."""
         if self._complete:
             return
-        hosts: set[HostKey] = set()
-        services: set[ServiceKey] = set()
-        findings: set[FindingKey] = set()
+        wanted: dict[str, set[Any]] = {"host": set(), "service": set(), "finding": set()}
         for event in events:
-            data: Any = event.data
-            match data:
-                case HostDetected() | HostChanged():
-                    hosts.add((data.workspace_id, data.asset_id))
-                case ServiceDetected() | ServiceChanged():
-                    services.add((data.workspace_id, data.asset_id, data.port, data.protocol))
-                case (
-                    FindingDetected()
-                    | FindingObserved()
-                    | FindingReopened()
-                    | FindingClosed()
-                    | FindingStatusChanged()
-                ):
-                    findings.add((data.workspace_id, data.fingerprint))
-        await _load(
-            conn, "ingest_hosts", _HOST_COLUMNS, hosts - self._hosts.keys(), self._hosts, _host
-        )
-        await _load(
-            conn, "ingest_services", _SERVICE_COLUMNS, services - self._services.keys(),
-            self._services, _service,
-        )  # fmt: skip
-        await _load(
-            conn, "ingest_findings", _FINDING_COLUMNS, findings - self._findings.keys(),
-            self._findings, _finding,
-        )  # fmt: skip
+            if type(event.data) in self._rules:
+                kind, *key = row_key(event)
+                wanted[str(kind)].add(tuple(key))
+        for table, columns, held, row_of, kind in (
+            ("ingest_hosts", _HOST_COLUMNS, self._hosts, _host, "host"),
+            ("ingest_services", _SERVICE_COLUMNS, self._services, _service, "service"),
+            ("ingest_findings", _FINDING_COLUMNS, self._findings, _finding, "finding"),
+        ):
+            await _load(conn, table, columns, wanted[kind] - held.keys(), held, row_of)
 
 
 def _host_record(key: HostKey, row: _Host | None) -> tuple[Any, ...]:
@@ -456,17 +440,23 @@ def _names(columns: tuple[str, ...]) -> str:
 
 
 async def _upsert(
-    conn: Connection, table: str, columns: tuple[str, ...], records: list[Any], keys: int
+    conn: Connection,
+    table: str,
+    columns: tuple[str, ...],
+    records: list[Any],
+    keys: int,
+    *,
+    stemmed: bool = False,
 ) -> None:
     """Write whole rows (the first `keys` columns are the key) through a temp table.
 
-    Findings get their search vector here, stemmed from the final text.
+    `stemmed` rows (findings) get their search vector here, from the final text.
     """
     temp = f"_fold_{table}"
     names = _names(columns)
     updates = [f'"{c}" = EXCLUDED."{c}"' for c in columns[keys:]]
     statement = f"INSERT INTO {table} ({names}) SELECT {names} FROM {temp}"
-    if table == "ingest_findings":
+    if stemmed:
         row = ", ".join(f't."{c}"' for c in columns)
         statement = _INSERT_STEMMED.format(names=names, row=row, temp=temp)
         updates.append("search = EXCLUDED.search")

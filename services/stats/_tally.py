@@ -111,7 +111,7 @@ def fold(
         fingerprint: str = getattr(event, "fingerprint", "")
         before = states.get(fingerprint)
         after = evolve(before, event)
-        if after is before or after == before:
+        if after == before:
             continue  # e.g. a re-observation: nothing the statistics count has changed
         if fingerprint not in originals:
             originals[fingerprint] = before
